@@ -1,0 +1,41 @@
+"""Pure PyTorch building blocks of vector product neural networks (no scikit-learn).
+
+Layers (:class:`VectorProductLinear`, :class:`TimeFrequencyMask`), real <-> 3-D
+mappings (context window, spectral colouring), the :class:`VPNN` and :class:`DNN`
+models and the :class:`DiscriminativeMSELoss`.
+
+Models take ``(batch, 3, n_bins)`` normalised features of the (prev, cur, next) frames
+and return masks ``(batch, n_sources, n_bins)`` that sum to one over sources; see
+:mod:`sklearn_vpnn.nn.models`.
+"""
+
+from .layers import TimeFrequencyMask, VectorProductLinear, vector_product_linear
+from .losses import DiscriminativeMSELoss
+from .mappings import (
+    COLOR_BREAKPOINT,
+    ContextWindow,
+    InverseSpectralColor,
+    MiddleComponent,
+    SpectralColor,
+    context_indices,
+    context_window,
+)
+from .models import ACTIVATIONS, DNN, MAPPINGS, VPNN
+
+__all__ = [
+    "ACTIVATIONS",
+    "COLOR_BREAKPOINT",
+    "ContextWindow",
+    "DNN",
+    "DiscriminativeMSELoss",
+    "InverseSpectralColor",
+    "MAPPINGS",
+    "MiddleComponent",
+    "SpectralColor",
+    "TimeFrequencyMask",
+    "VPNN",
+    "VectorProductLinear",
+    "context_indices",
+    "context_window",
+    "vector_product_linear",
+]

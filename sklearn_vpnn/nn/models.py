@@ -1,0 +1,317 @@
+"""Separation networks: the vector product network (VPNN) and its real-valued baseline.
+
+Input convention (both models, both mappings)
+---------------------------------------------
+``forward(x)`` takes ``x`` of shape ``(batch, 3, n_bins)`` (any leading dimensions
+allowed: ``(..., 3, n_bins)``): the **normalised** features of the previous, current and
+next frame, in that order (build them with
+:func:`~sklearn_vpnn.nn.mappings.context_indices` / ``context_window(...,
+component_dim=-2)``; edge frames repeated). Models that need less use less:
+
+* ``VPNN(mapping="window")`` uses all three frames as the 3-D vectors;
+* ``VPNN(mapping="color")`` uses only the current frame ``x[..., 1, :]``, which must be
+  scaled to ``[0, 1]`` (it is clamped to ``[0, 1]`` before colouring);
+* ``DNN(context=3)`` flattens the three frames, ``DNN(context=1)`` uses the current one.
+
+``forward`` returns masks of shape ``(batch, n_sources, n_bins)``, positive and summing
+to one over sources; multiply them by the mixture magnitude of the current frame.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from .layers import TimeFrequencyMask, VectorProductLinear
+from .mappings import COLOR_BREAKPOINT, ContextWindow, InverseSpectralColor, MiddleComponent, SpectralColor
+
+__all__ = ["VPNN", "DNN", "ACTIVATIONS", "MAPPINGS"]
+
+#: Supported activation names -> (module factory, initialisation gain).
+ACTIVATIONS = {
+    "relu": (nn.ReLU, math.sqrt(2.0)),
+    "leaky_relu": (lambda: nn.LeakyReLU(0.01), nn.init.calculate_gain("leaky_relu", 0.01)),
+    # E[elu(z)^2] ~ 0.6 for z ~ N(0, 1) (ReLU: 0.5), so gain^2 ~ 1 / 0.6
+    "elu": (nn.ELU, math.sqrt(5.0 / 3.0)),
+    "tanh": (nn.Tanh, 5.0 / 3.0),
+    "sigmoid": (nn.Sigmoid, 1.0),
+    "identity": (nn.Identity, 1.0),
+}
+
+#: Supported real -> 3-D mappings of :class:`VPNN`.
+MAPPINGS = ("window", "color")
+
+
+def _check_positive_int(name, value, minimum=1):
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _activation(name):
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    factory, gain = ACTIVATIONS[name]
+    return factory(), gain
+
+
+def _check_input(x, n_bins):
+    if x.dim() < 2 or x.shape[-2:] != (3, n_bins):
+        raise ValueError(f"expected input of shape (batch, 3, {n_bins}) [prev, cur, next frames], "
+                         f"got {tuple(x.shape)}")
+
+
+class VPNN(nn.Module):
+    """Vector product neural network for time-frequency mask estimation.
+
+    Real features -> 3-D vectors (``mapping``) -> ``n_layers`` vector product layers of
+    ``hidden_units`` units with a per-component activation -> one vector product head
+    per source (``n_bins`` units) -> real values (middle component for ``"window"``,
+    inverse colouring for ``"color"``) -> :class:`~sklearn_vpnn.nn.TimeFrequencyMask`.
+    Activations are kept component-major ``(batch, 3, units)`` inside.
+
+    Parameters
+    ----------
+    n_bins : int
+        Frequency bins per frame (``n_fft // 2 + 1``).
+    n_sources : int, default=2
+        Number of sources / heads (>= 2).
+    hidden_units : int, default=512
+        Vector units in every hidden layer.
+    n_layers : int, default=3
+        Number of hidden vector product layers (>= 1).
+    mapping : {"window", "color"}, default="window"
+        Real -> 3-D mapping: context window (prev, cur, next frame) or spectral colouring
+        of the current frame.
+    activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}, default="relu"
+        Applied to every component of every hidden unit.
+    eps : float, default=1e-8
+        Of the masking layer.
+
+    Notes
+    -----
+    Input ``(batch, 3, n_bins)``: normalised features of frames ``(prev, cur, next)``,
+    for both mappings (``"color"`` reads only the current frame, which must be in
+    ``[0, 1]``). Output: masks ``(batch, n_sources, n_bins)`` summing to one over
+    sources. Hidden layers are initialised for unit-variance signals (see
+    :class:`~sklearn_vpnn.nn.VectorProductLinear`): gain 1 for the first layer (linear
+    input), the activation's gain after it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_vpnn.nn import VPNN
+    >>> model = VPNN(513)
+    >>> sum(p.numel() for p in model.parameters())
+    3944454
+    >>> masks = model(torch.randn(8, 3, 513))
+    >>> masks.shape
+    torch.Size([8, 2, 513])
+    >>> torch.allclose(masks.sum(1), torch.ones(8, 513))
+    True
+    """
+
+    def __init__(self, n_bins, n_sources=2, hidden_units=512, n_layers=3, mapping="window",
+                 activation="relu", eps=1e-8):
+        super().__init__()
+        _check_positive_int("n_bins", n_bins)
+        _check_positive_int("n_sources", n_sources, minimum=2)
+        _check_positive_int("hidden_units", hidden_units)
+        _check_positive_int("n_layers", n_layers)
+        if mapping not in MAPPINGS:
+            raise ValueError(f"mapping must be one of {MAPPINGS}, got {mapping!r}")
+        act, gain = _activation(activation)
+        self.n_bins, self.n_sources = n_bins, n_sources
+        self.hidden_units, self.n_layers = hidden_units, n_layers
+        self.mapping, self.activation = mapping, activation
+        cm = -2  # component-major inside
+        if mapping == "window":
+            self.to_vectors = ContextWindow(component_dim=cm)
+            self.to_real = MiddleComponent(component_dim=cm)
+        else:
+            self.to_vectors = SpectralColor(COLOR_BREAKPOINT, component_dim=cm)
+            self.to_real = InverseSpectralColor(COLOR_BREAKPOINT, component_dim=cm)
+        sizes = [n_bins] + [hidden_units] * n_layers
+        self.hidden = nn.ModuleList(
+            VectorProductLinear(i, o, component_dim=cm, gain=1.0 if k == 0 else gain)
+            for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:]))
+        )
+        self.act = act
+        self.heads = nn.ModuleList(
+            VectorProductLinear(hidden_units, n_bins, component_dim=cm, gain=gain)
+            for _ in range(n_sources)
+        )
+        self.mask = TimeFrequencyMask(eps)
+
+    def outputs(self, x):
+        """Real-valued head outputs before masking.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, 3, n_bins)``, see the class notes.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, n_sources, n_bins)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_vpnn.nn import VPNN
+        >>> VPNN(5, hidden_units=4).outputs(torch.randn(2, 3, 5)).shape
+        torch.Size([2, 2, 5])
+        """
+        _check_input(x, self.n_bins)
+        h = self.to_vectors(x if self.mapping == "window" else x[..., 1, :])
+        for layer in self.hidden:
+            h = self.act(layer(h))
+        return torch.stack([self.to_real(head(h)) for head in self.heads], dim=-2)
+
+    def forward(self, x):
+        """Estimate masks.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, 3, n_bins)`` normalised features of frames (prev, cur, next).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, n_sources, n_bins)`` masks, summing to one over sources.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_vpnn.nn import VPNN
+        >>> VPNN(5, hidden_units=4, mapping="color")(torch.rand(2, 3, 5)).shape
+        torch.Size([2, 2, 5])
+        """
+        return self.mask(self.outputs(x))
+
+    def extra_repr(self):
+        return (f"n_bins={self.n_bins}, n_sources={self.n_sources}, hidden_units={self.hidden_units}, "
+                f"n_layers={self.n_layers}, mapping={self.mapping!r}, activation={self.activation!r}")
+
+
+class DNN(nn.Module):
+    """Real-valued feed-forward baseline of the same shape as :class:`VPNN`.
+
+    Frames -> ``n_layers`` dense layers of ``hidden_units`` units -> one dense head per
+    source (``n_bins`` outputs) -> :class:`~sklearn_vpnn.nn.TimeFrequencyMask` (which
+    takes the absolute value). The paper's DNN baselines.
+
+    Parameters
+    ----------
+    n_bins : int
+        Frequency bins per frame.
+    n_sources : int, default=2
+        Number of sources / heads (>= 2).
+    hidden_units : int, default=512
+        Units in every hidden layer.
+    n_layers : int, default=3
+        Number of hidden layers (>= 1).
+    activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}, default="relu"
+        Hidden activation.
+    context : {3, 1}, default=3
+        ``3``: input is the flattened (prev, cur, next) frames, the same information as
+        the window VPNN; ``1``: current frame only.
+    eps : float, default=1e-8
+        Of the masking layer.
+
+    Notes
+    -----
+    Same input/output convention as :class:`VPNN`: ``(batch, 3, n_bins)`` in,
+    ``(batch, n_sources, n_bins)`` masks out. Weights: Kaiming normal (gain 1 for the
+    first layer, the activation's gain after it), biases zero.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_vpnn.nn import DNN
+    >>> DNN(513)(torch.randn(8, 3, 513)).shape
+    torch.Size([8, 2, 513])
+    """
+
+    def __init__(self, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
+                 context=3, eps=1e-8):
+        super().__init__()
+        _check_positive_int("n_bins", n_bins)
+        _check_positive_int("n_sources", n_sources, minimum=2)
+        _check_positive_int("hidden_units", hidden_units)
+        _check_positive_int("n_layers", n_layers)
+        if context not in (1, 3) or isinstance(context, bool):
+            raise ValueError(f"context must be 1 or 3, got {context!r}")
+        act, gain = _activation(activation)
+        self.n_bins, self.n_sources = n_bins, n_sources
+        self.hidden_units, self.n_layers = hidden_units, n_layers
+        self.activation, self.context = activation, context
+        sizes = [context * n_bins] + [hidden_units] * n_layers
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
+        self.act = act
+        self.heads = nn.ModuleList(nn.Linear(hidden_units, n_bins) for _ in range(n_sources))
+        for k, layer in enumerate(self.hidden):
+            self._init(layer, 1.0 if k == 0 else gain)
+        for head in self.heads:
+            self._init(head, gain)
+        self.mask = TimeFrequencyMask(eps)
+
+    @staticmethod
+    def _init(layer, gain):
+        with torch.no_grad():
+            layer.weight.normal_(0.0, gain / math.sqrt(layer.in_features))
+            layer.bias.zero_()
+
+    def outputs(self, x):
+        """Real-valued head outputs before masking.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, 3, n_bins)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, n_sources, n_bins)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_vpnn.nn import DNN
+        >>> DNN(5, hidden_units=4, context=1).outputs(torch.randn(2, 3, 5)).shape
+        torch.Size([2, 2, 5])
+        """
+        _check_input(x, self.n_bins)
+        h = x.flatten(-2) if self.context == 3 else x[..., 1, :]
+        for layer in self.hidden:
+            h = self.act(layer(h))
+        return torch.stack([head(h) for head in self.heads], dim=-2)
+
+    def forward(self, x):
+        """Estimate masks.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, 3, n_bins)`` normalised features of frames (prev, cur, next).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, n_sources, n_bins)`` masks, summing to one over sources.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_vpnn.nn import DNN
+        >>> masks = DNN(5, hidden_units=4)(torch.randn(2, 3, 5))
+        >>> masks.shape, torch.allclose(masks.sum(1), torch.ones(2, 5))
+        (torch.Size([2, 2, 5]), True)
+        """
+        return self.mask(self.outputs(x))
+
+    def extra_repr(self):
+        return (f"n_bins={self.n_bins}, n_sources={self.n_sources}, hidden_units={self.hidden_units}, "
+                f"n_layers={self.n_layers}, activation={self.activation!r}, context={self.context}")
