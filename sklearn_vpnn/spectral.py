@@ -206,6 +206,11 @@ class Spectrogram:
         """Number of real (not padding) frames of each track."""
         return np.array([n_frames(n, **self.params) for n in self.lengths])
 
+    @property
+    def sample_rate(self):
+        """Sample rate (Hz) recorded by the STFT, or None when unknown."""
+        return self.params.get("sample_rate")
+
     def make_stft(self):
         """The :class:`STFT` that made this spectrogram (same parameters)."""
         return STFT(**self.params)
@@ -251,7 +256,7 @@ class Spectrogram:
         return res
 
 
-def n_frames(n_samples, n_fft, hop_length, center=True, window=None):
+def n_frames(n_samples, n_fft, hop_length, center=True, **_):
     """Number of STFT frames for a signal of ``n_samples`` samples."""
     if center:
         return 1 + n_samples // hop_length
@@ -283,8 +288,14 @@ class _STFTParams(BaseEstimator):
                 f"window {self.window!r} with n_fft={self.n_fft} and hop_length={hop} cannot be "
                 "inverted (overlapped windows vanish somewhere); use a smaller hop_length"
             )
-        return {"n_fft": int(self.n_fft), "hop_length": int(hop), "window": self.window,
-                "center": bool(self.center)}
+        params = {"n_fft": int(self.n_fft), "hop_length": int(hop), "window": self.window,
+                  "center": bool(self.center)}
+        sample_rate = getattr(self, "sample_rate", None)
+        if sample_rate is not None:
+            if not isinstance(sample_rate, Integral) or sample_rate <= 0:
+                raise ValueError(f"sample_rate must be a positive integer or None; got {sample_rate!r}")
+        params["sample_rate"] = None if sample_rate is None else int(sample_rate)
+        return params
 
 
 def _torch():
@@ -307,6 +318,11 @@ class STFT(TransformerMixin, _STFTParams):
     center : bool, default=True
         Pad the signal by ``n_fft // 2`` zeros on both sides so that frame ``t``
         is centred on sample ``t * hop_length``.
+    sample_rate : int or None, default=None
+        Sample rate (Hz) of the waveforms this step expects. It does not change
+        the arithmetic; it makes a saved pipeline self-describing (the
+        command line resamples input files to it, figures label frequencies
+        with it). ``None`` means unknown.
 
     Attributes
     ----------
@@ -338,11 +354,12 @@ class STFT(TransformerMixin, _STFTParams):
     True
     """
 
-    def __init__(self, n_fft=1024, hop_length=None, window="hann", center=True):
+    def __init__(self, n_fft=1024, hop_length=None, window="hann", center=True, sample_rate=None):
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.window = window
         self.center = center
+        self.sample_rate = sample_rate
 
     def fit(self, X, y=None):
         """Validate the parameters and the waveforms.
