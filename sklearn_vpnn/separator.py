@@ -1,0 +1,666 @@
+"""Source separators as scikit-learn estimators, trained by skorch.
+
+:class:`VPNNSeparator` and :class:`DNNSeparator` sit between :class:`~sklearn_vpnn.STFT`
+and :class:`~sklearn_vpnn.InverseSTFT` in a pipeline. ``fit(X, y)`` takes the
+mixture :class:`~sklearn_vpnn.Spectrogram` and the source *waveforms*; the training
+targets are derived with the very STFT that made ``X``. ``transform(X)`` returns the
+separated spectrogram ``(n_tracks, n_sources, n_channels, n_bins, n_frames)``.
+
+This is the one module where skorch meets the pure PyTorch models of
+:mod:`sklearn_vpnn.nn`.
+"""
+
+import shutil
+import tempfile
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
+from skorch.helper import predefined_split
+from skorch.utils import noop
+
+from .nn import ACTIVATIONS, DNN, VPNN, DiscriminativeMSELoss
+from .spectral import Spectrogram
+
+__all__ = ["VPNNSeparator", "DNNSeparator"]
+
+_LOG_EPS = 1e-5  # floor added to magnitudes before the logarithm
+
+
+# --------------------------------------------------------------------------- #
+# torch pieces
+# --------------------------------------------------------------------------- #
+class MaskNet(torch.nn.Module):
+    """Input normalisation + a VPNN/DNN mask model: what skorch trains.
+
+    Takes log-magnitude context stacks ``(batch, 3, n_bins)`` (previous, current,
+    next frame) and returns masks ``(batch, n_sources, n_bins)``. The
+    normalisation statistics are buffers learned in ``fit``, so a saved model
+    carries them: per-bin standardisation for the window mapping and the DNN, a
+    global [lo, hi] range mapped to [0, 1] for the colour mapping.
+    """
+
+    def __init__(self, kind, n_bins, n_sources, hidden_units, n_layers, activation, mapping=None):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_bins))
+        self.register_buffer("scale", torch.ones(n_bins))
+        self.register_buffer("lo", torch.zeros(()))
+        self.register_buffer("hi", torch.ones(()))
+        self.color = kind == "vpnn" and mapping == "color"
+        if kind == "vpnn":
+            self.model = VPNN(n_bins, n_sources, hidden_units, n_layers, mapping, activation)
+        else:
+            self.model = DNN(n_bins, n_sources, hidden_units, n_layers, activation)
+
+    def forward(self, logmag):
+        if self.color:  # the colour map wants inputs in [0, 1]
+            x = ((logmag - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
+        else:
+            x = (logmag - self.mean) / self.scale
+        return self.model(x)
+
+
+class _FrameDataset(torch.utils.data.Dataset):
+    """Training frames of every channel of every track, with their context.
+
+    Holds the complex STFT of each source once, ``(n_sources, n_sequences,
+    n_frames, n_bins)``; a sample is a (sequence, frame) pair and its context
+    frames are gathered by indexing when a batch is drawn, never stored.
+
+    With ``remix > 0`` each source of a sample comes, with that probability,
+    from a random frame of a random sequence instead of the sample's own
+    (random remixing across tracks), and ``gain_db`` draws a random gain per
+    source. Both are seeded by ``seed``.
+    """
+
+    def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0):
+        self.S = sources_stft  # complex64 tensor (S, N, T, F)
+        self.n_sources, self.n_seq, self.T, self.F = sources_stft.shape
+        self.n_valid = torch.as_tensor(n_valid, dtype=torch.int64)  # (N,)
+        seq = torch.repeat_interleave(torch.arange(self.n_seq), self.n_valid)
+        frame = torch.cat([torch.arange(int(n)) for n in self.n_valid])
+        self.index = torch.stack([seq, frame], 1)  # (n_samples, 2)
+        self.remix = float(remix)
+        self.gain_db = float(gain_db)
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def __len__(self):
+        return len(self.index)
+
+    def _context(self, s, seq, t):
+        last = self.n_valid[seq] - 1
+        ts = torch.stack([(t - 1).clamp(min=0), t, torch.minimum(t + 1, last)], 1)  # (B, 3)
+        return self.S[s, seq[:, None], ts]  # (B, 3, F)
+
+    def __getitems__(self, indices):
+        return self.batch(indices, augment=True)
+
+    def batch(self, indices, augment=True):
+        """Features ``(B, 3, F)`` and packed targets ``(B, 1 + S, F)`` of some samples."""
+        idx = self.index[torch.as_tensor(indices, dtype=torch.int64)]
+        B = len(idx)
+        parts = []
+        for s in range(self.n_sources):
+            seq, t = idx[:, 0], idx[:, 1]
+            if augment and self.remix > 0:
+                swap = torch.rand(B, generator=self.generator) < self.remix
+                other = self.index[torch.randint(len(self.index), (B,), generator=self.generator)]
+                seq = torch.where(swap, other[:, 0], seq)
+                t = torch.where(swap, other[:, 1], t)
+            part = self._context(s, seq, t)
+            if augment and self.gain_db > 0:
+                g = torch.empty(B).uniform_(-self.gain_db, self.gain_db, generator=self.generator)
+                part = part * (10.0 ** (g / 20.0))[:, None, None]
+            parts.append(part)
+        parts = torch.stack(parts, 1)  # (B, S, 3, F) complex
+        mix = parts.sum(1)  # (B, 3, F)
+        mix_mag = mix.abs()
+        features = torch.log(mix_mag + _LOG_EPS)
+        target = torch.cat([mix_mag[:, None, 1], parts[:, :, 1].abs()], 1)  # (B, 1+S, F)
+        return features, target
+
+    def __getitem__(self, i):
+        features, target = self.__getitems__([i])
+        return features[0], target[0]
+
+
+def _collate(batch):
+    return batch  # __getitems__ already returns stacked tensors
+
+
+class TimeBudget(Callback):
+    """Stop training once ``max_time`` seconds have passed; the best epoch is kept.
+
+    It raises ``KeyboardInterrupt``, skorch's own way to end ``fit`` early (its
+    ``EarlyStopping`` does the same), so the checkpoint still restores the best
+    weights.
+    """
+
+    def __init__(self, max_time):
+        self.max_time = max_time
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = time.monotonic()
+
+    def on_batch_end(self, net, training=True, **kwargs):
+        if training and time.monotonic() - self.start_ > self.max_time:
+            if net.verbose:
+                print(f"Stopping: training time budget of {self.max_time:.0f} s used up.")
+            raise KeyboardInterrupt
+
+
+class SeparatorNet(NeuralNet):
+    """skorch net whose target packs the mixture and the source magnitudes.
+
+    ``y_true[:, 0]`` is the mixture magnitude of the current frame and
+    ``y_true[:, 1:]`` the source magnitudes, as the loss wants them.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = y_true.to(y_pred.device)
+        return self.criterion_(y_pred, y_true[:, 0], y_true[:, 1:])
+
+
+# --------------------------------------------------------------------------- #
+# the estimators
+# --------------------------------------------------------------------------- #
+class _BaseSeparator(TransformerMixin, BaseEstimator):
+    _kind = None
+
+    # ------------------------------------------------------------ validation
+    def _validate_params(self):
+        def check_int(name, low):
+            v = getattr(self, name)
+            if not isinstance(v, Integral) or isinstance(v, bool) or v < low:
+                raise ValueError(f"{name} must be an integer >= {low}; got {v!r}")
+
+        check_int("hidden_units", 1)
+        check_int("n_layers", 1)
+        check_int("max_epochs", 1)
+        check_int("batch_size", 1)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}")
+        if not isinstance(self.gamma, Real) or not 0 <= self.gamma < 1:
+            raise ValueError(f"gamma must be in [0, 1); got {self.gamma!r}")
+        if not isinstance(self.lr, Real) or not self.lr > 0:
+            raise ValueError(f"lr must be a positive number; got {self.lr!r}")
+        if not isinstance(self.remix, Real) or not 0 <= self.remix <= 1:
+            raise ValueError(f"remix must be a probability in [0, 1]; got {self.remix!r}")
+        if not isinstance(self.gain_db, Real) or self.gain_db < 0:
+            raise ValueError(f"gain_db must be >= 0; got {self.gain_db!r}")
+        if not isinstance(self.validation_fraction, Real) or not 0 <= self.validation_fraction < 1:
+            raise ValueError(
+                f"validation_fraction must be in [0, 1); got {self.validation_fraction!r}"
+            )
+        if self.patience is not None and (not isinstance(self.patience, Integral) or self.patience < 1):
+            raise ValueError(f"patience must be a positive integer or None; got {self.patience!r}")
+        if self.max_time is not None and (not isinstance(self.max_time, Real) or self.max_time <= 0):
+            raise ValueError(f"max_time must be a positive number of seconds or None; got {self.max_time!r}")
+        if not isinstance(self.wiener_iterations, Integral) or self.wiener_iterations < 0:
+            raise ValueError(f"wiener_iterations must be an integer >= 0; got {self.wiener_iterations!r}")
+        sources = self.sources
+        if isinstance(sources, str) or len(sources) < 2 or len(set(sources)) != len(sources):
+            raise ValueError(
+                f"sources must be a sequence of at least two distinct names; got {sources!r}"
+            )
+        return tuple(str(s) for s in sources)
+
+    def _resolve_device(self):
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            dev = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} was asked for but CUDA is not available here")
+        return str(dev)
+
+    @staticmethod
+    def _check_spectrogram(X, method):
+        if not isinstance(X, Spectrogram):
+            raise TypeError(
+                f"{method} expects the Spectrogram made by sklearn_vpnn.STFT (put STFT() before "
+                f"the separator in a pipeline); got {type(X).__name__}"
+            )
+        if X.is_separated:
+            raise ValueError(f"{method} expects a mixture spectrogram, got a separated one {X.shape}")
+        if not np.all(np.isfinite(X.data)):
+            raise ValueError("the spectrogram contains NaN or infinite values")
+        return X
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y):
+        """Train the separator.
+
+        Parameters
+        ----------
+        X : Spectrogram
+            Mixture spectrograms ``(n_tracks, n_channels, n_bins, n_frames)``
+            from :class:`~sklearn_vpnn.STFT`.
+        y : ndarray or list of ndarray
+            Source waveforms ``(n_tracks, n_sources, n_channels, n_samples)``
+            (or a list of ``(n_sources, n_channels, n_samples)`` arrays), in the
+            order of ``sources``.
+
+        Returns
+        -------
+        self : object
+            The fitted separator.
+        """
+        sources = self._validate_params()
+        X = self._check_spectrogram(X, "fit")
+        if y is None:
+            raise ValueError("fit needs the source waveforms y; got y=None")
+        if len(y) != len(X):
+            raise ValueError(f"X holds {len(X)} tracks but y holds {len(y)}")
+        n_src = np.asarray(y[0]).shape[0]
+        if n_src != len(sources):
+            raise ValueError(
+                f"y has {n_src} sources per track but sources={sources!r} names {len(sources)}"
+            )
+        device = self._resolve_device()
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        torch.manual_seed(seed)
+
+        # targets with the very STFT that made X: (n_tracks, S, C, F, T)
+        Y = X.analyze_like(y)
+        n_tracks, S, C, F, T = Y.shape
+        lengths = X.n_frames_per_track
+        if not np.any(np.abs(X.data) > 0):
+            raise ValueError("the mixtures are silent (all-zero spectrogram); nothing to learn from")
+
+        # split whole tracks for validation (never frames of one track on both sides)
+        order = rng.permutation(n_tracks)
+        n_valid = int(round(self.validation_fraction * n_tracks))
+        if self.validation_fraction > 0 and n_tracks >= 2:
+            n_valid = min(max(n_valid, 1), n_tracks - 1)
+        else:
+            n_valid = 0
+        valid_tracks, train_tracks = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+
+        def make_dataset(tracks, train):
+            data = Y[tracks].transpose(1, 0, 2, 4, 3).reshape(S, len(tracks) * C, T, F)
+            n_fr = np.repeat(lengths[tracks], C)
+            return _FrameDataset(
+                torch.from_numpy(np.ascontiguousarray(data)), n_fr,
+                remix=self.remix if train else 0.0, gain_db=self.gain_db if train else 0.0,
+                seed=seed + (0 if train else 1),
+            )
+
+        train_ds = make_dataset(train_tracks, True)
+        valid_ds = make_dataset(valid_tracks, False) if n_valid else None
+        del Y
+
+        module = MaskNet(
+            self._kind, F, S, self.hidden_units, self.n_layers, self.activation,
+            getattr(self, "mapping", None),
+        )
+        self._init_normalisation(module, train_ds)
+
+        tmpdir = tempfile.mkdtemp(prefix="sklearn-vpnn-fit-")
+        callbacks = []
+        monitor = "valid_loss" if valid_ds is not None else "train_loss"
+        checkpoint = Checkpoint(monitor=f"{monitor}_best", dirname=tmpdir, f_params="params.pt",
+                                f_optimizer=None, f_criterion=None, f_history=None,
+                                load_best=True, sink=noop)
+        callbacks.append(("checkpoint", checkpoint))
+        if self.patience is not None:
+            callbacks.append(("early_stopping", EarlyStopping(monitor=monitor, patience=self.patience,
+                                                              sink=print if self.verbose else noop)))
+        if self.max_time is not None:
+            callbacks.append(("time_budget", TimeBudget(float(self.max_time))))
+        if self.verbose:
+            callbacks.append(("progress", ProgressBar()))
+
+        net = SeparatorNet(
+            module=module,
+            criterion=DiscriminativeMSELoss,
+            criterion__gamma=self.gamma,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__collate_fn=_collate,
+            iterator_train__shuffle=True,
+            iterator_train__generator=torch.Generator().manual_seed(seed),
+            iterator_valid__collate_fn=_collate,
+            train_split=predefined_split(valid_ds) if valid_ds is not None else None,
+            callbacks=callbacks,
+            device=device,
+            verbose=int(bool(self.verbose)),
+        )
+        try:
+            net.fit(train_ds, y=None)
+            # Checkpoint(load_best=True) restores the best epoch's weights at train end
+            # even when the time budget or Ctrl-C stopped training.
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        # keep the fitted net light and self-contained: no datasets, no temp paths
+        net.train_split = None
+        net.callbacks = None
+        net.callbacks_ = []
+        self.net_ = net
+        self.sources_ = sources
+        self.n_bins_ = F
+        self.n_channels_ = C
+        self.stft_params_ = dict(X.params)
+        self.history_ = [
+            {k: row[k] for k in ("epoch", "train_loss", "valid_loss", "dur") if k in row}
+            for row in net.history
+        ]
+        self.n_epochs_ = len(net.history)
+        return self
+
+    def _init_normalisation(self, module, dataset):
+        """Per-bin mean/scale (and global range) of log-magnitudes of the training mixes."""
+        n = len(dataset)
+        take = torch.randperm(n, generator=torch.Generator().manual_seed(0))[: min(n, 20000)]
+        feats, _ = dataset.batch(take, augment=False)
+        cur = feats[:, 1]  # (B, F) log-magnitudes of current frames
+        module.mean.copy_(cur.mean(0))
+        module.scale.copy_(cur.std(0).clamp(min=1e-3))
+        module.lo.copy_(torch.quantile(cur.flatten()[:1_000_000], 0.005))
+        module.hi.copy_(torch.quantile(cur.flatten()[:1_000_000], 0.995))
+
+    # ------------------------------------------------------------- transform
+    def predict_masks(self, X):
+        """Masks for every source, ``(n_tracks, n_sources, n_channels, n_bins, n_frames)``.
+
+        Parameters
+        ----------
+        X : Spectrogram
+            Mixture spectrograms.
+
+        Returns
+        -------
+        ndarray of float32
+            Masks in [0, 1] that sum to one over sources.
+        """
+        check_is_fitted(self, "net_")
+        X = self._check_spectrogram(X, "transform")
+        n_tracks, C, F, T = X.shape
+        if F != self.n_bins_:
+            raise ValueError(
+                f"X has {F} frequency bins but the separator was fitted on {self.n_bins_} "
+                f"(STFT n_fft={self.stft_params_['n_fft']}); use the same STFT settings"
+            )
+        module = self.net_.module_
+        module.eval()
+        device = next(module.parameters()).device
+        masks = np.empty((n_tracks, len(self.sources_), C, F, T), np.float32)
+        chunk = 8192
+        with torch.inference_mode():
+            for i, n_fr in enumerate(X.n_frames_per_track):
+                for c in range(C):
+                    logmag = torch.log(torch.from_numpy(np.abs(X.data[i, c, :, :n_fr]).T) + _LOG_EPS)
+                    t = torch.arange(n_fr)
+                    ctx = torch.stack([(t - 1).clamp(min=0), t, (t + 1).clamp(max=n_fr - 1)], 1)
+                    out = np.empty((len(self.sources_), F, n_fr), np.float32)
+                    for start in range(0, n_fr, chunk):
+                        sl = ctx[start : start + chunk]
+                        m = module(logmag[sl].to(device))  # (b, S, F)
+                        out[:, :, start : start + chunk] = m.permute(1, 2, 0).cpu().numpy()
+                    masks[i, :, c, :, :n_fr] = out
+                    masks[i, :, c, :, n_fr:] = 1.0 / len(self.sources_)
+        return masks
+
+    def transform(self, X):
+        """Separate the mixtures.
+
+        Parameters
+        ----------
+        X : Spectrogram
+            Mixture spectrograms ``(n_tracks, n_channels, n_bins, n_frames)``.
+
+        Returns
+        -------
+        Spectrogram
+            Separated spectrograms ``(n_tracks, n_sources, n_channels, n_bins,
+            n_frames)``: the mixture's phase, the masks' magnitudes (refined by a
+            multichannel Wiener filter when ``wiener_iterations > 0``).
+        """
+        masks = self.predict_masks(X)
+        out = masks * X.data[:, np.newaxis]
+        if self.wiener_iterations > 0:
+            out = self._wiener(out, X)
+        return Spectrogram(out.astype(np.complex64, copy=False), X.lengths, X.params, self.sources_)
+
+    def _wiener(self, estimates, X):
+        import norbert
+
+        refined = np.empty_like(estimates)
+        for i in range(len(X)):
+            # norbert wants (frames, bins, channels[, sources])
+            v = np.abs(estimates[i]).transpose(3, 2, 1, 0)
+            x = X.data[i].transpose(2, 1, 0)
+            y = norbert.wiener(v.astype(np.float32), x.astype(np.complex64),
+                               iterations=self.wiener_iterations)
+            refined[i] = y.transpose(3, 2, 1, 0)
+        return refined
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.non_deterministic = False
+        return tags
+
+
+
+_COMMON_PARAMS_DOC = """
+    hidden_units : int, default=512
+        Units in each hidden layer (vector units for the VPNN).
+    n_layers : int, default=3
+        Number of hidden layers.
+    activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}, default="relu"
+        Hidden-layer activation (applied per component in a VPNN).
+    gamma : float, default=0.05
+        Weight of the discriminative term of the loss, in [0, 1).
+    sources : sequence of str, default=("drums", "accompaniment")
+        Names of the sources, in the order of ``y``'s second axis.
+    max_epochs : int, default=40
+        Maximum number of passes over the training frames.
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=256
+        Frames per optimisation step.
+    remix : float, default=0.5
+        Probability that a source of a training frame is drawn from a random
+        frame of a random training track (random remixing augmentation); 0
+        trains on the given mixtures only.
+    gain_db : float, default=3.0
+        Random gain per source and frame, uniform in ``[-gain_db, gain_db]`` dB.
+    validation_fraction : float, default=0.1
+        Fraction of the training *tracks* held out to pick the best epoch (and
+        for early stopping). 0 disables validation.
+    patience : int or None, default=6
+        Early stopping: epochs without improvement of the validation loss
+        before training stops. None disables early stopping.
+    max_time : float or None, default=None
+        Training time budget in seconds; training stops after the first batch
+        past it and keeps the best epoch so far.
+    wiener_iterations : int, default=0
+        Multichannel Wiener filter iterations applied to the separated
+        spectrograms (0 = plain masking).
+    device : str, default="auto"
+        "auto" uses CUDA when available, else the CPU; or "cpu", "cuda", "cuda:N".
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, data shuffling, remixing and the
+        validation split. An int makes two fits identical.
+    verbose : int, default=0
+        0 is silent; 1 prints the per-epoch table and a progress bar.
+"""
+
+_COMMON_ATTRS_DOC = """
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the PyTorch model.
+    sources_ : tuple of str
+        Source names, in output order.
+    n_bins_ : int
+        Frequency bins the model was trained on.
+    n_channels_ : int
+        Channels of the training mixtures.
+    stft_params_ : dict
+        Parameters of the STFT that made the training spectrograms.
+    history_ : list of dict
+        Per-epoch ``train_loss``, ``valid_loss`` and duration.
+    n_epochs_ : int
+        Epochs actually run.
+"""
+
+
+class VPNNSeparator(_BaseSeparator):
+    __doc__ = f"""Vector product neural network separator (WVPNN / CVPNN).
+
+    Each frequency bin of a frame becomes a 3-D vector — (previous, current,
+    next) frame log-magnitudes for ``mapping="window"``, a hot colour map of the
+    current frame for ``mapping="color"`` — and flows through layers of vector
+    product neurons (cross products of 3-D weights and inputs). One head per
+    source, then a time-frequency masking layer, trained with a mean squared
+    error on the masked magnitudes of every source minus ``gamma`` times the
+    cross-source error (discriminative training). After Fan, Chan, Yang & Jang,
+    *Music Signal Processing Using Vector Product Neural Networks* (2017).
+
+    Parameters
+    ----------
+    mapping : {{"window", "color"}}, default="window"
+        Real -> 3-D mapping: context window (WVPNN) or spectral colouring (CVPNN).
+{_COMMON_PARAMS_DOC}
+    Attributes
+    ----------
+{_COMMON_ATTRS_DOC}
+    See Also
+    --------
+    DNNSeparator : Real-valued baseline of the same shape.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, make_drum_mixtures
+    >>> data = make_drum_mixtures(n_tracks=4, duration=2.0, random_state=0)
+    >>> pipe = make_pipeline(STFT(n_fft=512), VPNNSeparator(hidden_units=32, max_epochs=2,
+    ...                                                     random_state=0), InverseSTFT())
+    >>> pipe.fit(data.X, data.y).transform(data.X).shape
+    (4, 2, 1, 44100)
+    """
+    _kind = "vpnn"
+
+    def __init__(
+        self,
+        mapping="window",
+        hidden_units=512,
+        n_layers=3,
+        activation="relu",
+        gamma=0.05,
+        sources=("drums", "accompaniment"),
+        max_epochs=40,
+        lr=1e-3,
+        batch_size=256,
+        remix=0.5,
+        gain_db=3.0,
+        validation_fraction=0.1,
+        patience=6,
+        max_time=None,
+        wiener_iterations=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.mapping = mapping
+        self.hidden_units = hidden_units
+        self.n_layers = n_layers
+        self.activation = activation
+        self.gamma = gamma
+        self.sources = sources
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.remix = remix
+        self.gain_db = gain_db
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.max_time = max_time
+        self.wiener_iterations = wiener_iterations
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _validate_params(self):
+        if self.mapping not in ("window", "color"):
+            raise ValueError(f"mapping must be 'window' or 'color'; got {self.mapping!r}")
+        return super()._validate_params()
+
+
+class DNNSeparator(_BaseSeparator):
+    __doc__ = f"""Real-valued deep neural network separator (the paper's DNN baseline).
+
+    Same input (log-magnitudes of the previous, current and next frame), same
+    depth and width, same heads, masking layer and discriminative loss as
+    :class:`VPNNSeparator`, with ordinary real-valued neurons.
+
+    Parameters
+    ----------
+{_COMMON_PARAMS_DOC}
+    Attributes
+    ----------
+{_COMMON_ATTRS_DOC}
+    See Also
+    --------
+    VPNNSeparator : The vector product network.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_vpnn import STFT, InverseSTFT, DNNSeparator, make_drum_mixtures
+    >>> data = make_drum_mixtures(n_tracks=4, duration=2.0, random_state=0)
+    >>> pipe = make_pipeline(STFT(n_fft=512), DNNSeparator(hidden_units=32, max_epochs=2,
+    ...                                                    random_state=0), InverseSTFT())
+    >>> pipe.fit(data.X, data.y).transform(data.X).shape
+    (4, 2, 1, 44100)
+    """
+    _kind = "dnn"
+
+    def __init__(
+        self,
+        hidden_units=512,
+        n_layers=3,
+        activation="relu",
+        gamma=0.05,
+        sources=("drums", "accompaniment"),
+        max_epochs=40,
+        lr=1e-3,
+        batch_size=256,
+        remix=0.5,
+        gain_db=3.0,
+        validation_fraction=0.1,
+        patience=6,
+        max_time=None,
+        wiener_iterations=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_units = hidden_units
+        self.n_layers = n_layers
+        self.activation = activation
+        self.gamma = gamma
+        self.sources = sources
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.remix = remix
+        self.gain_db = gain_db
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.max_time = max_time
+        self.wiener_iterations = wiener_iterations
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
