@@ -1,0 +1,197 @@
+"""VPNNSeparator / DNNSeparator: fit/transform, pipelines, model selection, persistence."""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+
+from sklearn_vpnn import (
+    STFT,
+    DNNSeparator,
+    InverseSTFT,
+    VPNNSeparator,
+    make_drum_mixtures,
+)
+
+SMALL = dict(hidden_units=24, n_layers=2, max_epochs=2, batch_size=128)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_drum_mixtures(n_tracks=5, duration=1.5, sample_rate=16000, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted_pipe(data):
+    pipe = make_pipeline(STFT(n_fft=256, sample_rate=16000),
+                         VPNNSeparator(random_state=0, **SMALL), InverseSTFT())
+    return pipe.fit(data.X, data.y)
+
+
+def _snr(ref, est):
+    return 10 * np.log10(np.sum(ref**2) / np.sum((ref - est) ** 2))
+
+
+@pytest.mark.parametrize(
+    "sep",
+    [VPNNSeparator(mapping="window", **SMALL), VPNNSeparator(mapping="color", **SMALL),
+     DNNSeparator(**SMALL)],
+    ids=["wvpnn", "cvpnn", "dnn"],
+)
+def test_fit_transform_shapes_and_consistency(data, sep):
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    sep = clone(sep).set_params(random_state=0)
+    assert sep.fit(spec, data.y) is sep
+    out = sep.transform(spec)
+    assert out.is_separated
+    assert out.shape == (5, 2, 1, 129, spec.shape[-1])
+    assert out.sources == ("drums", "accompaniment")
+    assert sep.sources_ == ("drums", "accompaniment")
+    # the masks split the mixture: the sources add back up to it
+    np.testing.assert_allclose(out.data.sum(axis=1), spec.data, atol=1e-4)
+    masks = sep.predict_masks(spec)
+    assert np.all((masks >= 0) & (masks <= 1))
+    np.testing.assert_allclose(masks.sum(axis=1), 1.0, atol=1e-5)
+    assert sep.n_epochs_ == 2 and len(sep.history_) == 2
+
+
+def test_training_separates_better_than_mixture(data):
+    # a short but real training run must beat "mixture as estimate" for the drums
+    pipe = make_pipeline(STFT(n_fft=256), VPNNSeparator(hidden_units=64, n_layers=2, max_epochs=6,
+                                                        random_state=0), InverseSTFT())
+    est = pipe.fit(data.X, data.y).transform(data.X)
+    drums = data.y[:, 0]
+    assert _snr(drums, est[:, 0]) > _snr(drums, data.X) + 2.0
+
+
+def test_pipeline_output_matches_input_lengths_for_ragged_tracks(data):
+    X = [data.X[0][:, :20000], data.X[1][:, :15001]]
+    y = [data.y[0][..., :20000], data.y[1][..., :15001]]
+    pipe = make_pipeline(STFT(n_fft=256), VPNNSeparator(random_state=0, **SMALL), InverseSTFT())
+    out = pipe.fit(X, y).transform(X)
+    assert [o.shape for o in out] == [(2, 1, 20000), (2, 1, 15001)]
+
+
+def test_random_state_makes_fits_identical(data, fitted_pipe):
+    again = clone(fitted_pipe).fit(data.X, data.y)
+    np.testing.assert_array_equal(again.transform(data.X), fitted_pipe.transform(data.X))
+    other = clone(fitted_pipe).set_params(vpnnseparator__random_state=1).fit(data.X, data.y)
+    assert not np.array_equal(other.transform(data.X), fitted_pipe.transform(data.X))
+
+
+def test_clone_is_unfitted_with_same_params(fitted_pipe):
+    c = clone(fitted_pipe)
+    assert c.get_params()["vpnnseparator__hidden_units"] == 24
+    assert not hasattr(c[1], "net_")
+    with pytest.raises(NotFittedError):
+        c[1].transform(STFT(n_fft=256).fit_transform(np.zeros((1, 1, 1000))))
+
+
+def test_joblib_round_trip_in_fresh_process_is_bit_identical(tmp_path, data, fitted_pipe):
+    path = tmp_path / "model.joblib"
+    joblib.dump(fitted_pipe, path)
+    np.save(tmp_path / "X.npy", data.X)
+    expected = fitted_pipe.transform(data.X)
+    code = textwrap.dedent(f"""
+        import joblib, numpy as np
+        pipe = joblib.load({str(path)!r})
+        np.save({str(tmp_path / 'out.npy')!r}, pipe.transform(np.load({str(tmp_path / 'X.npy')!r})))
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+    # and plain pickle in-process
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted_pipe)).transform(data.X), expected)
+
+
+def test_fitted_model_file_is_small_and_holds_no_training_data(tmp_path, fitted_pipe):
+    path = tmp_path / "m.joblib"
+    joblib.dump(fitted_pipe, path)
+    n_params = sum(p.numel() for p in fitted_pipe[1].net_.module_.parameters())
+    assert path.stat().st_size < 4 * n_params * 3 + 200_000
+
+
+def test_max_time_stops_training_and_keeps_best(data):
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    sep = VPNNSeparator(hidden_units=16, n_layers=1, max_epochs=1000, max_time=0.5,
+                        random_state=0).fit(spec, data.y)
+    assert 1 <= sep.n_epochs_ < 1000
+    assert np.all(np.isfinite(sep.transform(spec).data))
+
+
+def test_early_stopping_patience(data):
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    sep = VPNNSeparator(hidden_units=8, n_layers=1, max_epochs=200, lr=0.5, patience=2,
+                        random_state=0).fit(spec, data.y)
+    assert sep.n_epochs_ < 200
+
+
+def test_more_than_two_sources():
+    d = make_drum_mixtures(n_tracks=3, duration=1.0, sample_rate=8000, random_state=1)
+    y = np.stack([d.y[:, 0], 0.5 * d.y[:, 1], 0.5 * d.y[:, 1]], axis=1)
+    sep = VPNNSeparator(sources=("drums", "a", "b"), random_state=0, **SMALL)
+    spec = STFT(n_fft=128).fit_transform(d.X)
+    out = sep.fit(spec, y).transform(spec)
+    assert out.shape[1] == 3
+
+
+def test_wiener_postfilter_runs_and_keeps_shapes(data, fitted_pipe):
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    sep = fitted_pipe[1]
+    plain = sep.transform(spec)
+    sep_w = pickle.loads(pickle.dumps(sep))
+    sep_w.set_params(wiener_iterations=1)
+    refined = sep_w.transform(spec)
+    assert refined.shape == plain.shape
+    assert np.all(np.isfinite(refined.data))
+    assert not np.allclose(refined.data, plain.data)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(mapping="rgb"), "mapping"),
+        (dict(hidden_units=0), "hidden_units"),
+        (dict(n_layers=1.5), "n_layers"),
+        (dict(gamma=1.0), "gamma"),
+        (dict(gamma=-0.1), "gamma"),
+        (dict(activation="swish"), "activation"),
+        (dict(lr=0), "lr"),
+        (dict(remix=1.5), "remix"),
+        (dict(sources=("drums",)), "sources"),
+        (dict(sources="drums"), "sources"),
+        (dict(validation_fraction=1.0), "validation_fraction"),
+        (dict(max_time=-1), "max_time"),
+        (dict(device="tpu"), "device"),
+    ],
+)
+def test_invalid_parameters_raise_in_fit(data, params, match):
+    spec = STFT(n_fft=256).fit_transform(data.X[:2])
+    sep = VPNNSeparator(**params)  # __init__ stores, fit validates
+    with pytest.raises(ValueError, match=match):
+        sep.fit(spec, data.y[:2])
+
+
+def test_bad_inputs_raise_clear_errors(data, fitted_pipe):
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    sep = VPNNSeparator(**SMALL)
+    with pytest.raises(TypeError, match="Spectrogram"):
+        sep.fit(np.abs(spec.data), data.y)
+    with pytest.raises(ValueError, match="y=None"):
+        sep.fit(spec, None)
+    with pytest.raises(ValueError, match="tracks"):
+        sep.fit(spec, data.y[:3])
+    with pytest.raises(ValueError, match="sources"):
+        sep.fit(spec, data.y[:, :1])
+    with pytest.raises(ValueError, match=r"y\[0\]"):
+        sep.fit(spec, data.y[..., :-5])
+    with pytest.raises(ValueError, match="silent"):
+        sep.fit(STFT(n_fft=256).fit_transform(np.zeros_like(data.X)), data.y * 0)
+    with pytest.raises(ValueError, match="bins"):
+        fitted_pipe[1].transform(STFT(n_fft=512).fit_transform(data.X))
