@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from skorch.utils import noop
 
@@ -312,6 +312,9 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
                                 f_optimizer=None, f_criterion=None, f_history=None,
                                 load_best=True, sink=noop)
         callbacks.append(("checkpoint", checkpoint))
+        # halve the learning rate when the monitored loss stalls for two epochs
+        callbacks.append(("lr_plateau", LRScheduler(policy="ReduceLROnPlateau", monitor=monitor,
+                                                    patience=2, factor=0.5)))
         if self.patience is not None:
             callbacks.append(("early_stopping", EarlyStopping(monitor=monitor, patience=self.patience,
                                                               sink=print if self.verbose else noop)))
@@ -468,7 +471,8 @@ _COMMON_PARAMS_DOC = """
     max_epochs : int, default=40
         Maximum number of passes over the training frames.
     lr : float, default=1e-3
-        Adam learning rate.
+        Initial Adam learning rate; it is halved whenever the validation loss
+        (training loss without validation) has not improved for two epochs.
     batch_size : int, default=256
         Frames per optimisation step.
     remix : float, default=0.5
