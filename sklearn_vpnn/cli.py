@@ -551,16 +551,28 @@ def _make_separator(args, sources, max_time, max_epochs, verbose=1, **extra):
     return VPNNSeparator(mapping=args.mapping or "window", **common)
 
 
-def _fit(pipe, X, y):
-    """Fit; Ctrl-C during training keeps the best epoch so far (skorch + Checkpoint)."""
+def _fit(pipe, X, y, budget_option="--max-minutes"):
+    """Fit; Ctrl-C during training keeps the best epoch so far (skorch + Checkpoint).
+
+    If training stops (Ctrl-C or time budget) before the first epoch finished, the
+    separator's Checkpoint has nothing to restore and skorch fails with a KeyError
+    ('event_cp') or FileNotFoundError; that is turned into a clear message.
+    """
     with _InterruptFlag() as flag:
         try:
             pipe.fit(X, y)
         except KeyboardInterrupt:
             raise
-        except FileNotFoundError as exc:
+        except (KeyError, FileNotFoundError) as exc:
+            if "event_cp" not in str(exc) and not isinstance(exc, FileNotFoundError):
+                raise
             if flag.hit:  # checkpoint restore failed: no epoch had finished
                 raise KeyboardInterrupt from exc
+            if pipe[1].max_time is not None:
+                raise CLIError(
+                    f"the training time budget ({pipe[1].max_time:g} s) ran out before the first "
+                    f"epoch finished; give a larger {budget_option} or less data"
+                ) from exc
             raise
     return flag.hit
 
@@ -587,7 +599,8 @@ def cmd_train(args):
         data = load_musdb(args.musdb_root, subsets="train", split="train", targets=targets,
                           duration=args.duration, sample_rate=args.sample_rate)
     max_time = args.max_minutes * 60 if args.max_minutes else None
-    sep = _make_separator(args, data.sources, max_time, args.epochs, verbose=1)
+    sep = _make_separator(args, data.sources, max_time, args.epochs, verbose=1,
+                          patience=args.patience if args.patience > 0 else None)
     pipe = make_pipeline(STFT(n_fft=args.n_fft, sample_rate=int(data.sample_rate)), sep, InverseSTFT())
     n = len(data.X)
     print(f"Training {type(sep).__name__} on {n} tracks ({', '.join(data.sources)}) at "
@@ -734,7 +747,7 @@ def cmd_demo(args):
     print(f"Training a VPNN (hidden_units={args.hidden_units}, n_fft={args.n_fft}) for at most "
           f"{args.minutes:g} min; Ctrl-C stops early and keeps the best epoch.", flush=True)
     try:
-        _fit(pipe, X, y)
+        _fit(pipe, X, y, budget_option="--minutes")
     except KeyboardInterrupt:
         raise CLIError("interrupted before the first epoch finished; nothing saved") from None
     model = Model(pipe, pipe[1], pipe[0], sr, files["model"])
@@ -866,6 +879,8 @@ def build_parser():
     p.add_argument("--max-minutes", type=_positive_float, metavar="N", default=None,
                    help="training time budget in minutes (best epoch kept); default: no limit")
     p.add_argument("--epochs", type=_positive_int, default=40, help="maximum number of epochs")
+    p.add_argument("--patience", type=int, default=6,
+                   help="early stopping: epochs without improvement before stopping (0: never stop early)")
     p.add_argument("--n-fft", type=_positive_int, default=1024, help="STFT size")
     p.add_argument("--duration", type=_positive_float, default=None,
                    help="seconds per track (MUSDB18: crop, default whole tracks; synthetic: "
