@@ -149,10 +149,21 @@ class TimeBudget(Callback):
         self.start_ = time.monotonic()
 
     def on_batch_end(self, net, training=True, **kwargs):
-        if training and time.monotonic() - self.start_ > self.max_time:
+        # stop only once an epoch has been completed (and checkpointed)
+        if training and len(net.history) > 1 and time.monotonic() - self.start_ > self.max_time:
             if net.verbose:
                 print(f"Stopping: training time budget of {self.max_time:.0f} s used up.")
             raise KeyboardInterrupt
+
+
+class BestCheckpoint(Checkpoint):
+    """skorch's ``Checkpoint`` that restores the best epoch at the end of training,
+    and does nothing (instead of failing) when training stopped before any epoch
+    was checkpointed, e.g. Ctrl-C during the first epoch."""
+
+    def on_train_end(self, net, **kwargs):
+        if any(row.get(self.event_name) for row in net.history):
+            super().on_train_end(net, **kwargs)
 
 
 class SeparatorNet(NeuralNet):
@@ -165,6 +176,25 @@ class SeparatorNet(NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = y_true.to(y_pred.device)
         return self.criterion_(y_pred, y_true[:, 0], y_true[:, 1:])
+
+    # ``module`` (the instance given at construction) *is* ``module_``. skorch maps
+    # ``module_`` to the CPU on loading when CUDA is absent, but pickles ``module``
+    # as a plain attribute: a GPU-trained model would then hold CUDA storages
+    # outside skorch's reach (unloadable on a CPU-only machine) and the weights twice.
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("module") is getattr(self, "module_", None) is not None:
+            state["module"] = _SAME_AS_MODULE_
+        return state
+
+    def __setstate__(self, state):
+        same = state.get("module") == _SAME_AS_MODULE_
+        super().__setstate__(state)
+        if same:
+            self.module = self.module_
+
+
+_SAME_AS_MODULE_ = "<sklearn_vpnn: same as module_>"
 
 
 # --------------------------------------------------------------------------- #
@@ -308,7 +338,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         tmpdir = tempfile.mkdtemp(prefix="sklearn-vpnn-fit-")
         callbacks = []
         monitor = "valid_loss" if valid_ds is not None else "train_loss"
-        checkpoint = Checkpoint(monitor=f"{monitor}_best", dirname=tmpdir, f_params="params.pt",
+        checkpoint = BestCheckpoint(monitor=f"{monitor}_best", dirname=tmpdir, f_params="params.pt",
                                 f_optimizer=None, f_criterion=None, f_history=None,
                                 load_best=True, sink=noop)
         callbacks.append(("checkpoint", checkpoint))
@@ -489,7 +519,8 @@ _COMMON_PARAMS_DOC = """
         before training stops. None disables early stopping.
     max_time : float or None, default=None
         Training time budget in seconds; training stops after the first batch
-        past it and keeps the best epoch so far.
+        past it (but never before one whole epoch is done) and keeps the best
+        epoch so far.
     wiener_iterations : int, default=0
         Multichannel Wiener filter iterations applied to the separated
         spectrograms (0 = plain masking).
