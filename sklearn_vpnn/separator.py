@@ -498,7 +498,7 @@ _COMMON_PARAMS_DOC = """
         Weight of the discriminative term of the loss, in [0, 1).
     sources : sequence of str, default=("drums", "accompaniment")
         Names of the sources, in the order of ``y``'s second axis.
-    max_epochs : int, default=40
+    max_epochs : int, default=10
         Maximum number of passes over the training frames.
     lr : float, default=1e-3
         Initial Adam learning rate; it is halved whenever the validation loss
@@ -595,7 +595,7 @@ class VPNNSeparator(_BaseSeparator):
         activation="relu",
         gamma=0.05,
         sources=("drums", "accompaniment"),
-        max_epochs=40,
+        max_epochs=10,
         lr=1e-3,
         batch_size=256,
         remix=0.5,
@@ -669,7 +669,7 @@ class DNNSeparator(_BaseSeparator):
         activation="relu",
         gamma=0.05,
         sources=("drums", "accompaniment"),
-        max_epochs=40,
+        max_epochs=10,
         lr=1e-3,
         batch_size=256,
         remix=0.5,
