@@ -12,7 +12,7 @@ filters only split the error into spatial / interference / artifact parts: the
 SDR numerator is the plain windowed reference ``s`` and the three error terms
 sum to exactly ``ŝ - s``. So museval's SDR of a window *is* ``10 log10(||s||² /
 ||s - ŝ||²)`` over that window, and ``method="framewise"`` reproduces museval's
-SDR to round-off (below 1e-9 dB) at about 1% of the cost, without importing
+SDR to round-off (below 1e-9 dB) at under 1% of the cost, without importing
 museval. The filters matter for ISR, SIR and SAR, which only
 ``method="bss_eval_v4"`` computes.
 
