@@ -10,6 +10,7 @@ This is the one module where skorch meets the pure PyTorch models of
 :mod:`sklearn_vpnn.nn`.
 """
 
+import os
 import shutil
 import tempfile
 import time
@@ -82,6 +83,9 @@ class _FrameDataset(torch.utils.data.Dataset):
     def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0):
         self.S = sources_stft  # complex64 tensor (S, N, T, F)
         self.n_sources, self.n_seq, self.T, self.F = sources_stft.shape
+        self._init_sampling(n_valid, remix, gain_db, seed)
+
+    def _init_sampling(self, n_valid, remix, gain_db, seed):
         self.n_valid = torch.as_tensor(n_valid, dtype=torch.int64)  # (N,)
         seq = torch.repeat_interleave(torch.arange(self.n_seq), self.n_valid)
         frame = torch.cat([torch.arange(int(n)) for n in self.n_valid])
@@ -132,6 +136,100 @@ class _FrameDataset(torch.utils.data.Dataset):
 
 def _collate(batch):
     return batch  # __getitems__ already returns stacked tensors
+
+
+class _DiskFrameDataset(_FrameDataset):
+    """:class:`_FrameDataset` whose source STFTs stay in raw files, read per batch.
+
+    One file per source holds the frames of every sequence one after the other,
+    ``(n_frames_total, n_bins)`` complex64, sequence ``k`` starting at row
+    ``offsets[k]``. A sample's three context frames are adjacent rows, read with
+    one ``pread`` into the batch buffer: reads go through the page cache, not
+    into the process's memory. Same samples, same random draws, same values as
+    the in-memory dataset, hence the same model for the same seed.
+    """
+
+    def __init__(self, paths, offsets, n_valid, n_bins, remix=0.0, gain_db=0.0, seed=0):
+        self.paths = list(paths)
+        self.n_sources, self.F = len(self.paths), int(n_bins)
+        self.n_seq = len(n_valid)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self._fds = None
+        self._init_sampling(n_valid, remix, gain_db, seed)
+
+    def _context(self, s, seq, t):
+        if self._fds is None:
+            self._fds = [os.open(p, os.O_RDONLY) for p in self.paths]
+        fd, row_bytes = self._fds[s], self.F * 8
+        last = self.n_valid[seq] - 1
+        lo = (t - 1).clamp(min=0)
+        n_rows = (torch.minimum(t + 1, last) - lo + 1).tolist()
+        cur = (t - lo).tolist()
+        first = (torch.from_numpy(self.offsets)[seq] + lo).tolist()
+        out = np.empty((len(n_rows), 3, self.F), np.complex64)
+        raw = out.view(np.uint8).reshape(len(n_rows), -1)
+        for b, (n, r, c) in enumerate(zip(n_rows, first, cur)):
+            if n == 3:  # (t - 1, t, t + 1) are rows r, r + 1, r + 2
+                if os.preadv(fd, [raw[b]], r * row_bytes) != 3 * row_bytes:
+                    raise OSError(f"short read from the frame cache {self.paths[s]}")
+            else:  # a sequence edge: clamp like _FrameDataset
+                block = np.frombuffer(os.pread(fd, n * row_bytes, r * row_bytes), np.complex64)
+                out[b] = block.reshape(n, self.F)[[0, c, n - 1]]
+        return torch.from_numpy(out)
+
+    def close(self):
+        """Close the cache files (they are deleted with the fit's temporary folder)."""
+        for fd in self._fds or ():
+            os.close(fd)
+        self._fds = None
+
+
+def _write_frame_cache(X, y, groups, n_sources, tmpdir, check):
+    """Source STFTs of each track group, one track at a time, into raw files.
+
+    ``groups`` lists ``(name, tracks)``; a track's sequences (one per channel)
+    go to its group's files in track order, as ``_FrameDataset`` orders them.
+    ``check(i, spec)`` validates track ``i``'s one-track mixture spectrogram.
+    Returns ``{name: (paths, offsets, n_valid)}``, the number of channels and of
+    bins, and whether any mixture frame was not silent.
+    """
+    group_of = {int(i): name for name, tracks in groups for i in tracks}
+    paths = {name: [os.path.join(tmpdir, f"{name}-source{s}.c64") for s in range(n_sources)]
+             for name, _ in groups}
+    files = {name: [open(p, "wb") for p in ps] for name, ps in paths.items()}
+    n_valid = {name: [] for name, _ in groups}
+    C = F = None
+    heard = False
+    try:
+        for i in range(len(X)):
+            spec = check(i, X[i])  # one-track Spectrogram, (1, C, F, T)
+            target = y[i]
+            Y = spec.analyze_like([target])[0]  # (S, C, F, T): the same STFT, this track only
+            if Y.shape[0] != n_sources:
+                raise ValueError(f"y[{i}] has {Y.shape[0]} sources, y[0] has {n_sources}")
+            if C is None:
+                C, F = spec.shape[1], spec.shape[2]
+            elif spec.shape[1:3] != (C, F):
+                raise ValueError(f"X[{i}] has shape {spec.shape[1:3]} (channels, bins), X[0] {(C, F)}")
+            heard = heard or bool(np.any(spec.data != 0))
+            n_fr = int(spec.n_frames_per_track[0])
+            name = group_of.get(i)
+            if name is None:
+                continue
+            for c in range(C):
+                for s in range(n_sources):
+                    files[name][s].write(np.ascontiguousarray(Y[s, c, :, :n_fr].T).data)
+                n_valid[name].append(n_fr)
+            del spec, target, Y
+    finally:
+        for fs in files.values():
+            for f in fs:
+                f.close()
+    out = {}
+    for name, counts in n_valid.items():
+        counts = np.asarray(counts, dtype=np.int64)
+        out[name] = (paths[name], np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64), counts)
+    return out, C, F, heard
 
 
 class TimeBudget(Callback):
@@ -252,8 +350,19 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             raise ValueError(f"device={self.device!r} was asked for but CUDA is not available here")
         return str(dev)
 
+    def _resolve_cache(self, X):
+        if self.cache not in ("auto", "memory", "disk"):
+            raise ValueError(f"cache must be 'auto', 'memory' or 'disk'; got {self.cache!r}")
+        if self.cache == "auto":
+            return "disk" if getattr(X, "is_lazy", False) else "memory"
+        return self.cache
+
     @staticmethod
     def _check_spectrogram(X, method):
+        if getattr(X, "is_lazy", False):  # datasets.LazySpectrogram
+            if method == "fit":
+                return X  # checked track by track while training
+            X = X.compute()
         if not isinstance(X, Spectrogram):
             raise TypeError(
                 f"{method} expects the Spectrogram made by sklearn_vpnn.STFT (put STFT() before "
@@ -271,10 +380,12 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : Spectrogram
+        X : Spectrogram or LazySpectrogram
             Mixture spectrograms ``(n_tracks, n_channels, n_bins, n_frames)``
-            from :class:`~sklearn_vpnn.STFT`.
-        y : ndarray or list of ndarray
+            from :class:`~sklearn_vpnn.STFT` (a
+            :class:`~sklearn_vpnn.datasets.LazySpectrogram` for lazily loaded
+            tracks).
+        y : ndarray, list of ndarray or LazyTracks
             Source waveforms ``(n_tracks, n_sources, n_channels, n_samples)``
             (or a list of ``(n_sources, n_channels, n_samples)`` arrays), in the
             order of ``sources``.
@@ -300,12 +411,10 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         torch.manual_seed(seed)
 
-        # targets with the very STFT that made X: (n_tracks, S, C, F, T)
-        Y = X.analyze_like(y)
-        n_tracks, S, C, F, T = Y.shape
-        lengths = X.n_frames_per_track
-        if not np.any(np.abs(X.data) > 0):
-            raise ValueError("the mixtures are silent (all-zero spectrogram); nothing to learn from")
+        cache = self._resolve_cache(X)
+        if cache == "memory" and getattr(X, "is_lazy", False):
+            X, y = X.compute(), list(y)
+        S, n_tracks = len(sources), len(X)
 
         # split whole tracks for validation (never frames of one track on both sides)
         order = rng.permutation(n_tracks)
@@ -315,19 +424,45 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         else:
             n_valid = 0
         valid_tracks, train_tracks = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+        silent = "the mixtures are silent (all-zero spectrogram); nothing to learn from"
+        tmpdir = tempfile.mkdtemp(prefix="sklearn-vpnn-fit-")  # checkpoints (and frame cache)
+        train_ds = valid_ds = None
+        try:
+            if cache == "disk":
+                # source STFTs one track at a time into tmpdir, read back batch by batch
+                groups = [("train", train_tracks), ("valid", valid_tracks)]
+                cached, C, F, heard = _write_frame_cache(
+                    X, y, groups, S, tmpdir,
+                    lambda i, spec: self._check_spectrogram(spec, f"fit (track {i})"))
+                if not heard:
+                    raise ValueError(silent)
+                train_ds = _DiskFrameDataset(*cached["train"], F, remix=self.remix,
+                                             gain_db=self.gain_db, seed=seed)
+                if n_valid:
+                    valid_ds = _DiskFrameDataset(*cached["valid"], F, seed=seed + 1)
+            else:
+                # targets with the very STFT that made X: (n_tracks, S, C, F, T)
+                Y = X.analyze_like(y)
+                n_tracks, S, C, F, T = Y.shape
+                lengths = X.n_frames_per_track
+                if not np.any(np.abs(X.data) > 0):
+                    raise ValueError(silent)
 
-        def make_dataset(tracks, train):
-            data = Y[tracks].transpose(1, 0, 2, 4, 3).reshape(S, len(tracks) * C, T, F)
-            n_fr = np.repeat(lengths[tracks], C)
-            return _FrameDataset(
-                torch.from_numpy(np.ascontiguousarray(data)), n_fr,
-                remix=self.remix if train else 0.0, gain_db=self.gain_db if train else 0.0,
-                seed=seed + (0 if train else 1),
-            )
+                def make_dataset(tracks, train):
+                    data = Y[tracks].transpose(1, 0, 2, 4, 3).reshape(S, len(tracks) * C, T, F)
+                    n_fr = np.repeat(lengths[tracks], C)
+                    return _FrameDataset(
+                        torch.from_numpy(np.ascontiguousarray(data)), n_fr,
+                        remix=self.remix if train else 0.0, gain_db=self.gain_db if train else 0.0,
+                        seed=seed + (0 if train else 1),
+                    )
 
-        train_ds = make_dataset(train_tracks, True)
-        valid_ds = make_dataset(valid_tracks, False) if n_valid else None
-        del Y
+                train_ds = make_dataset(train_tracks, True)
+                valid_ds = make_dataset(valid_tracks, False) if n_valid else None
+                del Y
+        except BaseException:
+            self._close_datasets(train_ds, valid_ds, tmpdir)
+            raise
 
         module = MaskNet(
             self._kind, F, S, self.hidden_units, self.n_layers, self.activation,
@@ -335,7 +470,6 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         )
         self._init_normalisation(module, train_ds)
 
-        tmpdir = tempfile.mkdtemp(prefix="sklearn-vpnn-fit-")
         callbacks = []
         monitor = "valid_loss" if valid_ds is not None else "train_loss"
         checkpoint = BestCheckpoint(monitor=f"{monitor}_best", dirname=tmpdir, f_params="params.pt",
@@ -375,7 +509,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             # Checkpoint(load_best=True) restores the best epoch's weights at train end
             # even when the time budget or Ctrl-C stopped training.
         finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            self._close_datasets(train_ds, valid_ds, tmpdir)
         # keep the fitted net light and self-contained: no datasets, no temp paths
         net.train_split = None
         net.callbacks = None
@@ -392,12 +526,20 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         self.n_epochs_ = len(net.history)
         return self
 
+    @staticmethod
+    def _close_datasets(train_ds, valid_ds, tmpdir):
+        for ds in (train_ds, valid_ds):
+            if isinstance(ds, _DiskFrameDataset):
+                ds.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
     def _init_normalisation(self, module, dataset):
         """Per-bin mean/scale (and global range) of log-magnitudes of the training mixes."""
         n = len(dataset)
         take = torch.randperm(n, generator=torch.Generator().manual_seed(0))[: min(n, 20000)]
-        feats, _ = dataset.batch(take, augment=False)
-        cur = feats[:, 1]  # (B, F) log-magnitudes of current frames
+        # in chunks: only the current frames' log-magnitudes (B, F) are kept
+        cur = torch.cat([dataset.batch(take[i : i + 2048], augment=False)[0][:, 1]
+                         for i in range(0, len(take), 2048)])  # (B, F) current frames
         module.mean.copy_(cur.mean(0))
         module.scale.copy_(cur.std(0).clamp(min=1e-3))
         module.lo.copy_(torch.quantile(cur.flatten()[:1_000_000], 0.005))
@@ -460,6 +602,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             n_frames)``: the mixture's phase, the masks' magnitudes (refined by a
             multichannel Wiener filter when ``wiener_iterations > 0``).
         """
+        if getattr(X, "is_lazy", False):
+            X = X.compute()  # the output holds every track anyway
         masks = self.predict_masks(X)
         out = masks * X.data[:, np.newaxis]
         if self.wiener_iterations > 0:
@@ -482,7 +626,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
-        tags.non_deterministic = False
+        # input is the Spectrogram made by STFT, never a real 2-D feature matrix
+        tags.input_tags.two_d_array = False
         return tags
 
 
@@ -526,6 +671,14 @@ _COMMON_PARAMS_DOC = """
         spectrograms (0 = plain masking).
     device : str, default="auto"
         "auto" uses CUDA when available, else the CPU; or "cpu", "cuda", "cuda:N".
+    cache : {"auto", "memory", "disk"}, default="auto"
+        Where the training targets (source STFTs) live during ``fit``.
+        ``"memory"``: one array for all tracks. ``"disk"``: computed one track
+        at a time into raw files in the fit's temporary folder (``$TMPDIR``) and
+        read back batch by batch, so memory stays bounded by one track whatever
+        the dataset size; same seed, same model as ``"memory"``. ``"auto"``:
+        ``"disk"`` for lazily loaded data (``load_musdb(..., lazy=True)``),
+        else ``"memory"``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, data shuffling, remixing and the
         validation split. An int makes two fits identical.
@@ -605,6 +758,7 @@ class VPNNSeparator(_BaseSeparator):
         max_time=None,
         wiener_iterations=0,
         device="auto",
+        cache="auto",
         random_state=None,
         verbose=0,
     ):
@@ -624,6 +778,7 @@ class VPNNSeparator(_BaseSeparator):
         self.max_time = max_time
         self.wiener_iterations = wiener_iterations
         self.device = device
+        self.cache = cache
         self.random_state = random_state
         self.verbose = verbose
 
@@ -679,6 +834,7 @@ class DNNSeparator(_BaseSeparator):
         max_time=None,
         wiener_iterations=0,
         device="auto",
+        cache="auto",
         random_state=None,
         verbose=0,
     ):
@@ -697,5 +853,6 @@ class DNNSeparator(_BaseSeparator):
         self.max_time = max_time
         self.wiener_iterations = wiener_iterations
         self.device = device
+        self.cache = cache
         self.random_state = random_state
         self.verbose = verbose

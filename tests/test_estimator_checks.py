@@ -18,6 +18,7 @@ from sklearn.utils import get_tags
 from sklearn.utils import estimator_checks as ec
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sklearn_vpnn.separator import DNNSeparator, VPNNSeparator
 from sklearn_vpnn.spectral import STFT, InverseSTFT
 
 _NO_N_FEATURES = (
@@ -36,6 +37,13 @@ EXPECTED_FAILURES = {
     # spectrograms, not real 2-D feature matrices; its tags say so, and scikit-learn then
     # runs no data checks on it (its round trips are tested in test_spectral.py).
     InverseSTFT: {},
+    # The separators fit on the Spectrogram made by STFT plus the source *waveforms*
+    # (n_tracks, n_sources, n_channels, n_samples), never on a real 2-D feature matrix;
+    # their tags say so (two_d_array=False), so scikit-learn's data checks do not run on
+    # them. Their fit/transform, clone, persistence, determinism and bad-input behaviour
+    # are tested in test_separator.py.
+    VPNNSeparator: {},
+    DNNSeparator: {},
 }
 
 #: Instances to check (other modules' estimators are appended by their authors).
@@ -43,6 +51,9 @@ ESTIMATORS = [
     STFT(),
     STFT(n_fft=64, hop_length=16, window="hamming", center=False),
     InverseSTFT(),
+    VPNNSeparator(),
+    VPNNSeparator(mapping="color"),
+    DNNSeparator(),
 ]
 
 #: Checks that need no input data, run on estimators that take no 2-D arrays.
