@@ -26,7 +26,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from .io import _check_sample_rate, _read_audio, _resample
 
-__all__ = ["load_musdb", "load_dsd100", "make_drum_mixtures"]
+__all__ = ["load_musdb", "load_dsd100", "make_drum_mixtures", "LazyTracks", "LazySpectrogram"]
 
 #: the four stems of MUSDB18 / DSD100
 STEMS = ("drums", "bass", "other", "vocals")
@@ -161,6 +161,190 @@ def _check_ffmpeg():
         )
 
 
+# --------------------------------------------------------------------------- lazy data
+class _MusdbReader:
+    """Decodes MUSDB18 tracks one at a time; keeps the last one (``X[i]`` then ``y[i]``
+    decode once). Picklable (the cache is dropped), so lazy data ships to workers."""
+
+    def __init__(self, tracks, options):
+        self.tracks = tracks
+        self.options = options
+        self._last = (None, None)
+
+    def __len__(self):
+        return len(self.tracks)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_last": (None, None)}
+
+    def read(self, i, keep=True):
+        """``(x, y)`` of track ``i``, decoded now unless it was the last one read."""
+        if self._last[0] == i:
+            return self._last[1]
+        o = self.options
+        track = self.tracks[i]
+        orig_sr = int(track.rate)
+        if o["is_wav"]:
+            # plain WAV files: read them exactly (and without ffmpeg) with soundfile
+            stems = {s: _read_audio(track.sources[s].path, o["offset"], o["duration"])[0] for s in STEMS}
+            stored = (_read_audio(track.path, o["offset"], o["duration"])[0]
+                      if o["mixture"] == "stored" else None)
+        else:
+            track.chunk_start = o["offset"]
+            track.chunk_duration = o["duration"]
+            streams = track.stems  # (5, n_samples, n_channels), one ffmpeg call
+            stems = {s: streams[track.sources[s].stem_id].T for s in STEMS}
+            stored = streams[track.stem_id].T if o["mixture"] == "stored" else None
+        xy = _make_track(stems, stored, o["targets"], o["rest"], o["mixture"], o["mono"],
+                         orig_sr, o["sample_rate"], track.name)
+        if keep:
+            self._last = (i, xy)
+        return xy
+
+
+class LazyTracks:
+    """Tracks of a dataset, decoded one at a time when indexed.
+
+    What :func:`load_musdb` returns as ``X`` and ``y`` with ``lazy=True``. A
+    read-only sequence: ``len(tracks)``, ``tracks[i]`` (an ndarray, decoded now),
+    ``tracks[1:5]`` or ``tracks[[0, 3]]`` (a new :class:`LazyTracks`, nothing
+    decoded) and iteration. It has no ``shape``: the track lengths are unknown
+    until decoded.
+
+    :class:`~sklearn_vpnn.STFT` turns it into a :class:`LazySpectrogram`, and the
+    separators' ``cache="disk"`` (chosen by ``cache="auto"``) train on that with
+    one track in memory at a time. Anything else that wants an array (e.g.
+    :meth:`~sklearn_vpnn.VPNNSeparator.transform`, scorers) decodes every track;
+    :meth:`compute` does so explicitly.
+
+    Parameters
+    ----------
+    reader : object
+        Has ``len(reader)`` and ``reader.read(i)`` returning one track's
+        ``(x, y)`` arrays.
+    field : {"X", "y"}
+        Mixtures or sources.
+    indices : array-like of int or None, default=None
+        Which of the reader's tracks, in order; None means all.
+
+    Examples
+    --------
+    >>> from sklearn_vpnn import load_musdb
+    >>> data = load_musdb("../shared/data/musdb18-7", lazy=True)  # doctest: +SKIP
+    >>> len(data.X), data.X[0].shape, len(data.y[:10])  # doctest: +SKIP
+    (94, (2, 300032), 10)
+    """
+
+    is_lazy = True
+
+    def __init__(self, reader, field, indices=None):
+        if field not in ("X", "y"):
+            raise ValueError(f"field must be 'X' or 'y'; got {field!r}")
+        self.reader = reader
+        self.field = field
+        self.indices = np.arange(len(reader)) if indices is None else np.asarray(indices, dtype=np.int64)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, key):
+        if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
+            x, y = self.reader.read(int(self.indices[key]))
+            return x if self.field == "X" else y
+        return LazyTracks(self.reader, self.field, self.indices[key])
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self):
+        what = "mixtures" if self.field == "X" else "sources"
+        return f"<LazyTracks: {len(self)} {what}, decoded on demand>"
+
+    def compute(self):
+        """Decode every track: an ndarray when all have one shape, else a list."""
+        return _stack_or_list(list(self))
+
+
+class LazySpectrogram:
+    """Spectrograms of :class:`LazyTracks`, computed one track at a time.
+
+    What :class:`~sklearn_vpnn.STFT` returns for lazy tracks. ``spec[i]`` is
+    the :class:`~sklearn_vpnn.Spectrogram` of track ``i`` (computed now), a
+    slice or list of indices gives a new LazySpectrogram, :meth:`compute` the
+    whole :class:`~sklearn_vpnn.Spectrogram`.
+
+    Parameters
+    ----------
+    tracks : LazyTracks
+        Mixture waveforms.
+    params : dict
+        Validated STFT parameters.
+    separate : callable or None, default=None
+        A fitted separator's ``transform``, applied to each track's spectrogram:
+        what the separator's ``transform`` returns for a LazySpectrogram (so
+        that a pipeline fitted on lazy data never holds every track).
+
+    Attributes
+    ----------
+    tracks : LazyTracks
+        The mixture waveforms.
+    params : dict
+        The STFT parameters.
+    """
+
+    is_lazy = True
+
+    def __init__(self, tracks, params, separate=None):
+        self.tracks = tracks
+        self.params = dict(params)
+        self.separate = separate
+
+    @property
+    def is_separated(self):
+        """True when a separator's ``transform`` is applied to each track."""
+        return self.separate is not None
+
+    def __len__(self):
+        return len(self.tracks)
+
+    def __getitem__(self, key):
+        if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
+            from .spectral import STFT
+
+            spec = STFT(**self.params).transform([self.tracks[int(key)]])
+            return spec if self.separate is None else self.separate(spec)
+        return LazySpectrogram(self.tracks[key], self.params, self.separate)
+
+    @property
+    def sample_rate(self):
+        """Sample rate (Hz) recorded by the STFT, or None when unknown."""
+        return self.params.get("sample_rate")
+
+    @property
+    def lengths(self):
+        """Length in samples of each track (decodes every track)."""
+        return np.array([np.shape(t)[-1] for t in self.tracks], dtype=np.int64)
+
+    @property
+    def n_frames_per_track(self):
+        """Number of frames of each track (decodes every track)."""
+        from .spectral import n_frames
+
+        return np.array([n_frames(n, **self.params) for n in self.lengths], dtype=np.int64)
+
+    def compute(self):
+        """The whole :class:`~sklearn_vpnn.Spectrogram` (decodes and holds every track)."""
+        from .spectral import STFT
+
+        spec = STFT(**self.params).transform(list(self.tracks))
+        return spec if self.separate is None else self.separate(spec)
+
+    def __repr__(self):
+        return (f"<LazySpectrogram: {len(self)} tracks, n_fft={self.params['n_fft']} "
+                f"hop_length={self.params['hop_length']}, computed on demand>")
+
+
 # --------------------------------------------------------------------------- MUSDB18
 def load_musdb(
     root=None,
@@ -173,6 +357,7 @@ def load_musdb(
     mono=False,
     mixture="sum",
     is_wav=False,
+    lazy=False,
 ):
     """Load MUSDB18 (stem MP4s) or MUSDB18-HQ (WAV) as mixtures and sources.
 
@@ -204,13 +389,19 @@ def load_musdb(
     is_wav : bool, default=False
         Read the decoded MUSDB18-HQ / ``musdb convert`` layout
         (``<subset>/<track>/{mixture,drums,bass,other,vocals}.wav``).
+    lazy : bool, default=False
+        Return ``X`` and ``y`` as :class:`LazyTracks`: nothing is decoded now, each
+        track is decoded when indexed (the last one is kept). With
+        ``STFT() -> VPNNSeparator(cache="auto")`` a pipeline then trains on the whole
+        dataset one track in memory at a time (see :class:`LazyTracks`).
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``X`` (n_tracks, n_channels, n_samples) float32 or list, ``y``
-        (n_tracks, n_sources, n_channels, n_samples) float32 or list, ``sources``
-        (tuple of names), ``track_names`` (list), ``sample_rate`` (int), ``DESCR``.
+        (n_tracks, n_sources, n_channels, n_samples) float32 or list (both
+        :class:`LazyTracks` when ``lazy=True``), ``sources`` (tuple of names),
+        ``track_names`` (list), ``sample_rate`` (int), ``DESCR``.
 
     Raises
     ------
@@ -270,35 +461,32 @@ def load_musdb(
             f"is_wav={is_wav}); {'WAV track folders' if is_wav else '.stem.mp4 files'} expected."
         )
 
-    X, Y, names, rates = [], [], [], set()
-    for track in db:
-        orig_sr = int(track.rate)
-        if is_wav:
-            # plain WAV files: read them exactly (and without ffmpeg) with soundfile
-            stems = {s: _read_audio(track.sources[s].path, offset, duration)[0] for s in STEMS}
-            stored = _read_audio(track.path, offset, duration)[0] if mixture == "stored" else None
-        else:
-            track.chunk_start = offset
-            track.chunk_duration = duration
-            streams = track.stems  # (5, n_samples, n_channels), one ffmpeg call
-            stems = {s: streams[track.sources[s].stem_id].T for s in STEMS}
-            stored = streams[track.stem_id].T if mixture == "stored" else None
-        x, y = _make_track(stems, stored, targets, rest, mixture, mono, orig_sr, sample_rate, track.name)
-        X.append(x)
-        Y.append(y)
-        names.append(track.name)
-        rates.add(sample_rate or orig_sr)
+    reader = _MusdbReader(list(db), dict(targets=targets, rest=rest, mixture=mixture, mono=mono,
+                                         sample_rate=sample_rate, offset=offset,
+                                         duration=duration, is_wav=is_wav))
+    names = [track.name for track in reader.tracks]
+    rates = {sample_rate or int(track.rate) for track in reader.tracks}
     if len(rates) != 1:
         raise ValueError(f"Tracks have different sample rates {sorted(rates)}; pass sample_rate=.")
     out_sr = rates.pop()
+    if lazy:
+        X, Y = LazyTracks(reader, "X"), LazyTracks(reader, "y")
+    else:
+        X, Y = [], []
+        for i in range(len(reader)):
+            x, y = reader.read(i, keep=False)
+            X.append(x)
+            Y.append(y)
+        X, Y = _stack_or_list(X), _stack_or_list(Y)
     details = (
         f"Read from {root} (subsets={subsets}, split={split!r}, offset={offset} s, "
-        f"duration={duration} s, mixture={mixture!r}). MUSDB18 is for non-commercial "
-        "research only."
+        f"duration={duration} s, mixture={mixture!r}"
+        f"{', lazily: tracks are decoded on demand' if lazy else ''}). MUSDB18 is for "
+        "non-commercial research only."
     )
     return Bunch(
-        X=_stack_or_list(X),
-        y=_stack_or_list(Y),
+        X=X,
+        y=Y,
         sources=sources,
         track_names=names,
         sample_rate=out_sr,

@@ -602,8 +602,10 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             n_frames)``: the mixture's phase, the masks' magnitudes (refined by a
             multichannel Wiener filter when ``wiener_iterations > 0``).
         """
-        if getattr(X, "is_lazy", False):
-            X = X.compute()  # the output holds every track anyway
+        if getattr(X, "is_lazy", False):  # separated track by track when indexed/computed
+            from .datasets import LazySpectrogram
+
+            return LazySpectrogram(X.tracks, X.params, separate=self.transform)
         masks = self.predict_masks(X)
         out = masks * X.data[:, np.newaxis]
         if self.wiener_iterations > 0:

@@ -681,7 +681,8 @@ class STFT(TransformerMixin, BaseEstimator):
             This step.
         """
         params = self._params()
-        tracks = _check_waveforms(X)
+        lazy = getattr(X, "is_lazy", False)  # datasets.LazyTracks: check the first track only
+        tracks = _check_waveforms([X[0]] if lazy else X)
         self.params_ = params
         self.n_channels_ = tracks[0].shape[0]
         return self
@@ -696,10 +697,16 @@ class STFT(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Spectrogram
-            ``(n_tracks, n_channels, n_bins, n_frames)`` complex64.
+        Spectrogram or LazySpectrogram
+            ``(n_tracks, n_channels, n_bins, n_frames)`` complex64; a
+            :class:`~sklearn_vpnn.datasets.LazySpectrogram` for lazily loaded
+            tracks (``load_musdb(..., lazy=True)``), nothing computed yet.
         """
         params = self._params()
+        if getattr(X, "is_lazy", False):  # datasets.LazyTracks: computed track by track
+            from .datasets import LazySpectrogram
+
+            return LazySpectrogram(X, params)
         tracks = _check_waveforms(X)
         lengths = np.array([t.shape[1] for t in tracks], dtype=np.int64)
         return Spectrogram(_stft_rows(tracks, params), lengths, params)
@@ -816,7 +823,7 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         """
         if self.n_fft is not None:
             _resolve_params(self.n_fft, self.hop_length, self.window, self.center)
-        if X is not None:
+        if X is not None and not getattr(X, "is_lazy", False):  # lazy: checked per track later
             self._resolve(X)
         return self
 
@@ -833,6 +840,8 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         ndarray or list of ndarray
             Float32 waveforms (see class notes).
         """
+        if getattr(X, "is_lazy", False):  # datasets.LazySpectrogram: the output holds it all
+            X = X.compute()
         data, lengths, params = self._resolve(X)
         if not _all_finite_complex(data):
             raise ValueError("the spectrogram contains NaN or infinite values")
