@@ -58,7 +58,6 @@ default_role = "literal"
 # autodoc / autosummary / numpydoc
 autosummary_generate = True
 autosummary_imported_members = True
-autodoc_default_options = {"members": False, "inherited-members": False}
 autodoc_typehints = "none"
 autoclass_content = "class"
 numpydoc_show_class_members = False

@@ -34,7 +34,7 @@ if root and os.path.isdir(root):
 else:
     print("MUSDB_PATH is not set (or not a folder): using synthetic songs from "
           "make_drum_mixtures instead of MUSDB18.")
-    data = make_drum_mixtures(n_tracks=10, duration=3.0, sample_rate=SR, random_state=0)
+    data = make_drum_mixtures(n_tracks=8, duration=3.0, sample_rate=SR, random_state=0)
 print("sources:", data.sources, " X:", np.shape(data.X), " y:", np.shape(data.y))
 
 # %%
@@ -48,7 +48,7 @@ X_test, y_test = data.X[-n_test:], data.y[-n_test:]
 
 pipe = make_pipeline(
     STFT(n_fft=512, sample_rate=SR),
-    VPNNSeparator(hidden_units=128, n_layers=2, max_epochs=20, max_time=10, random_state=0),
+    VPNNSeparator(hidden_units=128, n_layers=2, max_epochs=20, max_time=8, random_state=0),
     InverseSTFT(),
 )
 pipe.fit(X_train, y_train)

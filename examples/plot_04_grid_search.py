@@ -21,11 +21,11 @@ from sklearn.pipeline import make_pipeline
 
 from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, make_drum_mixtures, sdr_scorer
 
-data = make_drum_mixtures(n_tracks=6, duration=2.0, sample_rate=8000, random_state=1)
+data = make_drum_mixtures(n_tracks=4, duration=1.5, sample_rate=8000, random_state=1)
 
 pipe = make_pipeline(
     STFT(n_fft=256, sample_rate=8000),
-    VPNNSeparator(hidden_units=32, n_layers=1, max_epochs=4, validation_fraction=0.0,
+    VPNNSeparator(hidden_units=32, n_layers=1, max_epochs=2, validation_fraction=0.0,
                   patience=None, random_state=0),
     InverseSTFT(),
 )

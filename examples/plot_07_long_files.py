@@ -13,7 +13,7 @@ Two ways to use it:
 * ``sklearn-vpnn separate`` on audio files, which also streams the file from disk,
   resamples to the model's rate and back, and writes one file per source.
 
-Here both run on a 30-second synthetic song with a tiny model and 5-second chunks.
+Here both run on a 20-second synthetic song with a tiny model and 5-second chunks.
 """
 
 # %%
@@ -49,7 +49,7 @@ pipe = make_pipeline(
 )
 pipe.fit(train.X, train.y)
 
-song = make_drum_mixtures(n_tracks=1, duration=30.0, sample_rate=SR, random_state=5)
+song = make_drum_mixtures(n_tracks=1, duration=20.0, sample_rate=SR, random_state=5)
 mixture = song.X[0]  # (n_channels, n_samples)
 print("song:", mixture.shape, f"= {mixture.shape[-1] / SR:.0f} s at {SR} Hz")
 
