@@ -42,7 +42,7 @@ print("X:", data.X.shape, " y:", data.y.shape, " sources:", data.sources)
 pipe = make_pipeline(
     STFT(n_fft=512, sample_rate=sr),
     VPNNSeparator(mapping="window", hidden_units=128, n_layers=2, max_epochs=30,
-                  max_time=12, random_state=0),
+                  max_time=8, random_state=0),
     InverseSTFT(),
 )
 pipe.fit(X_train, y_train)
@@ -69,7 +69,7 @@ for name, s, b in zip(data.track_names[8:], scores, baseline):
 # %%
 # What the network does
 # ---------------------
-# The figure shows the mixture, the drum mask predicted by the network (white: the bin
+# The figure shows the mixture, the drum mask predicted by the network (bright: the bin
 # goes to the drums), the separated drums and the true drums. Broadband vertical
 # stripes (hits) go to the drums, horizontal harmonic lines (notes) to the
 # accompaniment.

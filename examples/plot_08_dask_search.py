@@ -20,6 +20,8 @@ this machine, one thread each; on a real cluster only the address given to
 # fight over them. Worker processes are *spawned*: they import this script again, so,
 # as with any multiprocessing code, everything that starts work sits under
 # ``if __name__ == "__main__":``.
+import logging
+
 import joblib
 import numpy as np
 from distributed import Client, LocalCluster
@@ -29,6 +31,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, make_drum_mixtures, sdr_scorer
 
 if __name__ == "__main__":
+    # on a busy machine workers can take a few seconds to stop; keep Dask's log quiet
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                            dashboard_address=None,
                            env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
