@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -262,6 +263,13 @@ class BestCheckpoint(Checkpoint):
     def on_train_end(self, net, **kwargs):
         if any(row.get(self.event_name) for row in net.history):
             super().on_train_end(net, **kwargs)
+        else:
+            warnings.warn(
+                "training stopped before its first epoch ended; the model keeps the "
+                "weights it had at that moment, which are barely trained",
+                UserWarning,
+                stacklevel=2,
+            )
 
 
 class SeparatorNet(NeuralNet):
