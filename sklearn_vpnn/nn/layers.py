@@ -110,7 +110,7 @@ class _VectorProductFunction(torch.autograd.Function):
         return grad_a, grad_pairs, grad_bias
 
 
-def vector_product_linear(input, weight, bias=None, component_dim=-1):
+def vector_product_linear(input, weight, bias=None, component_dim=-1, _pairs=None):
     """Apply a vector product (cross product) linear map to 3-D vectors.
 
     Computes ``z_i = sum_j W_ij x a_j + b_i`` where ``x`` is the 3-D cross product.
@@ -171,7 +171,7 @@ def vector_product_linear(input, weight, bias=None, component_dim=-1):
     a2 = cm.reshape(-1, 3 * n_in)  # copies only if not already component-major contiguous
     if not a2.is_contiguous():
         a2 = a2.contiguous()
-    pairs = _pair_weights(weight)
+    pairs = _pair_weights(weight) if _pairs is None else _pairs
     b = None if bias is None else bias.t()
     out = _VectorProductFunction.apply(a2, pairs, b).view(*lead, 3, n_out)
     return out.transpose(-1, -2) if component_dim == -1 else out
@@ -281,7 +281,22 @@ class VectorProductLinear(nn.Module):
         >>> VectorProductLinear(3, 2)(torch.zeros(3, 3)).shape
         torch.Size([2, 3])
         """
-        return vector_product_linear(input, self.weight, self.bias, self.component_dim)
+        pairs = None
+        if not torch.is_grad_enabled():
+            # inference: the stacked weight blocks only change when the weights do
+            key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype)
+            cached = self.__dict__.get("_pairs_cache")
+            if cached is None or cached[0] != key:
+                cached = (key, _pair_weights(self.weight))
+                self.__dict__["_pairs_cache"] = cached
+            pairs = cached[1]
+        return vector_product_linear(input, self.weight, self.bias, self.component_dim, _pairs=pairs)
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+        state = dict(state)
+        state.pop("_pairs_cache", None)  # derived from the weights; never saved
+        return state
 
     def extra_repr(self):
         return (f"in_units={self.in_units}, out_units={self.out_units}, "
