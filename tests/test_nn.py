@@ -313,3 +313,22 @@ def test_discriminative_loss_backward_finite():
     loss = DiscriminativeMSELoss()(masks, torch.rand(3, 7), torch.rand(3, 2, 7))
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_inference_cache_of_stacked_weights_follows_weight_updates():
+    import pickle
+
+    torch.manual_seed(0)
+    layer = VectorProductLinear(5, 4, component_dim=-2).double()
+    x = torch.randn(7, 3, 5, dtype=torch.float64)
+    with torch.no_grad():
+        first = layer(x)
+        again = layer(x)  # served from the cache
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    torch.testing.assert_close(first, layer(x).detach(), rtol=0, atol=0)  # grad path, no cache
+    with torch.no_grad():
+        layer.weight.mul_(2.0)  # an optimiser step changes the weights in place
+        updated = layer(x)
+    torch.testing.assert_close(updated, layer(x).detach(), rtol=0, atol=0)
+    assert not torch.allclose(updated, first)
+    assert "_pairs_cache" not in pickle.loads(pickle.dumps(layer)).__dict__
