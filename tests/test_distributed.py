@@ -27,7 +27,7 @@ def client():
     # one torch thread per worker process: two workers on two cores do not fight
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, worker_class=distributed.Nanny,
+                                  dashboard_address=":0", worker_class=distributed.Nanny,
                                   env=env) as cluster, \
             distributed.Client(cluster) as client:
         yield client
