@@ -65,24 +65,24 @@ def _check_targets(targets):
     return targets, sources, rest
 
 
+def _check_seconds(value, name, what="a positive number of seconds"):
+    """``value`` as a float number of seconds: finite, > 0 (or >= 0 when ``what`` says
+    non-negative); otherwise a ValueError naming ``name`` and ``what``."""
+    non_negative = what.startswith("a non-negative")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not np.isfinite(value)
+        or (value < 0 if non_negative else value <= 0)
+    ):
+        raise ValueError(f"{name} must be {what}, got {value!r}.")
+    return float(value)
+
+
 def _check_crop(duration, offset):
     if duration is not None:
-        if (
-            isinstance(duration, bool)
-            or not isinstance(duration, numbers.Real)
-            or not np.isfinite(duration)
-            or duration <= 0
-        ):
-            raise ValueError(f"duration must be a positive number of seconds or None, got {duration!r}.")
-        duration = float(duration)
-    if (
-        isinstance(offset, bool)
-        or not isinstance(offset, numbers.Real)
-        or not np.isfinite(offset)
-        or offset < 0
-    ):
-        raise ValueError(f"offset must be a non-negative number of seconds, got {offset!r}.")
-    return duration, float(offset)
+        duration = _check_seconds(duration, "duration", "a positive number of seconds or None")
+    return duration, _check_seconds(offset, "offset", "a non-negative number of seconds")
 
 
 def _check_mixture(mixture):
@@ -1100,13 +1100,7 @@ def make_drum_mixtures(n_tracks=10, duration=5.0, sample_rate=22050, n_channels=
     """
     if isinstance(n_tracks, bool) or not isinstance(n_tracks, numbers.Integral) or n_tracks < 1:
         raise ValueError(f"n_tracks must be a positive integer, got {n_tracks!r}.")
-    if (
-        isinstance(duration, bool)
-        or not isinstance(duration, numbers.Real)
-        or not np.isfinite(duration)
-        or duration <= 0
-    ):
-        raise ValueError(f"duration must be a positive number of seconds, got {duration!r}.")
+    _check_seconds(duration, "duration")
     sample_rate = _check_sample_rate(sample_rate)
     if sample_rate < _MIN_SYNTH_RATE:
         raise ValueError(
