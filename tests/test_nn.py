@@ -86,6 +86,48 @@ def test_layer_gradcheck(component_dim, bias):
     assert torch.autograd.gradcheck(f, inputs)
 
 
+@pytest.mark.parametrize("component_dim", [-1, -2])
+@pytest.mark.parametrize("bias", [True, False])
+def test_layer_single_component_equals_full_layer_and_its_gradients(component_dim, bias):
+    torch.manual_seed(4)
+    layer = VectorProductLinear(5, 4, bias=bias, component_dim=component_dim).double()
+    if bias:
+        with torch.no_grad():
+            layer.bias.normal_()
+    shape = (2, 3, 5, 3) if component_dim == -1 else (2, 3, 3, 5)
+    a = torch.randn(*shape, dtype=torch.float64)
+    full = layer(a)
+    for k in range(3):
+        expected = full[..., k] if component_dim == -1 else full[..., k, :]
+        torch.testing.assert_close(layer.forward_component(a, k), expected, atol=1e-12, rtol=0)
+        with torch.no_grad():  # the cached inference blocks give the same numbers
+            torch.testing.assert_close(layer.forward_component(a, k), expected, atol=1e-12, rtol=0)
+    # gradients with respect to input, weight and bias match the full layer's
+    a.requires_grad_(True)
+    g = torch.randn(2, 3, 4, dtype=torch.float64)
+    grads_one = torch.autograd.grad((layer.forward_component(a, 1) * g).sum(),
+                                    [a] + list(layer.parameters()))
+    mid = layer(a)[..., 1] if component_dim == -1 else layer(a)[..., 1, :]
+    grads_full = torch.autograd.grad((mid * g).sum(), [a] + list(layer.parameters()))
+    for got, want in zip(grads_one, grads_full):
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="k must be 0, 1 or 2"):
+        layer.forward_component(a, 3)
+    with pytest.raises(ValueError, match="expected input of shape"):
+        layer.forward_component(a[..., :2], 1)
+
+
+def test_window_vpnn_reads_out_only_the_middle_component_with_the_same_numbers():
+    torch.manual_seed(5)
+    model = VPNN(9, hidden_units=6, n_layers=2, mapping="window").double()
+    x = torch.randn(4, 3, 9, dtype=torch.float64)
+    h = model.to_vectors(x)
+    for layer in model.hidden:
+        h = model.act(layer(h))
+    full = torch.stack([model.to_real(head(h)) for head in model.heads], dim=-2)
+    torch.testing.assert_close(model.outputs(x), full, atol=1e-12, rtol=0)
+
+
 def test_layer_parameter_shapes_and_zero_bias():
     layer = VectorProductLinear(6, 2)
     assert layer.weight.shape == (2, 6, 3)
