@@ -13,9 +13,10 @@ The floor is measured in the same process, interleaved with the pipeline runs:
 * ``GEMM rate``: GFLOP/s of ``torch.mm`` at the shape of one output component of a
   hidden vector product layer, ``(chunk, 2 * 512) @ (2 * 512, 512)`` (chunk = 8192
   frames, as ``predict_masks``); a large square product is shown for reference;
-* network FLOPs, counted exactly: per frame, 12 * in * out for each vector product layer
-  (3 components x 2 * in multiply-adds x out units x 2 FLOPs), i.e. hidden layers
-  513->512, 512->512, 512->512 and two heads 512->513.
+* network FLOPs, counted exactly: per frame, 12 * in * out for each hidden vector
+  product layer (3 components x 2 * in multiply-adds x out units x 2 FLOPs), i.e.
+  513->512, 512->512, 512->512, and 4 * in * out for each of the two heads 512->513,
+  which compute only the middle component that the window mapping reads out.
 
 ``floor = STFT+iSTFT time + network FLOPs / GEMM rate``. Targets: pipeline / floor
 <= 1.5 (no overhead beyond the arithmetic) and real-time factor (audio seconds / wall
@@ -55,11 +56,18 @@ def fit_default_pipeline(hop_length=None, sample_rate=44100):
     return pipe.fit(data.X, data.y)
 
 
-def network_flops_per_frame(n_bins, hidden=512, n_layers=3, n_sources=2):
-    """GEMM FLOPs of the VPNN per frame: 12 * in * out per vector product layer."""
+def network_flops_per_frame(n_bins, hidden=512, n_layers=3, n_sources=2, mapping="window"):
+    """GEMM FLOPs of the VPNN per frame that its output needs.
+
+    12 * in * out per hidden vector product layer (3 components x 2 * in multiply-adds
+    x out units x 2 FLOPs); a head costs the same for ``mapping="color"``, which reads
+    all three output components, and a third of it (4 * in * out) for ``"window"``,
+    which reads only the middle one (``VectorProductLinear.forward_component``).
+    """
     sizes = [n_bins] + [hidden] * n_layers
     flops = sum(12 * i * o for i, o in zip(sizes[:-1], sizes[1:]))
-    return flops + n_sources * 12 * hidden * n_bins
+    per_head = (4 if mapping == "window" else 12) * hidden * n_bins
+    return flops + n_sources * per_head
 
 
 def _timed(fn):
@@ -106,7 +114,8 @@ def main(argv=None):
         variants["hop 512"] = make_pipeline(STFT(hop_length=512, sample_rate=sr), sep, InverseSTFT())
 
     n_bins = stft.n_fft // 2 + 1
-    fpf = network_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, len(sep.sources_))
+    fpf = network_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, len(sep.sources_),
+                                  sep.mapping)
     chunk = 8192
 
     # precompute the inputs of the bare transforms (not timed)

@@ -255,6 +255,69 @@ class TimeBudget(Callback):
             raise KeyboardInterrupt
 
 
+class WeightAveraging(Callback):
+    """Exponential moving average of the weights; the average is what gets validated and kept.
+
+    After every training step ``avg = d * avg + (1 - d) * w`` with
+    ``d = min(decay, (1 + t) / (10 + t))`` at step ``t`` (the warm-up keeps the
+    random initial weights from lingering in the average). The averaged weights are
+    swapped into the module for the validation pass of each epoch, so the validation
+    loss, the best-epoch checkpoint, early stopping and the learning-rate schedule all
+    see the averaged model; the raw weights come back before the next training step.
+    Without validation data the final average is kept at the end of training.
+
+    Put it last in the callback list: its ``on_epoch_end`` restores the raw weights
+    after the checkpoint has saved the averaged ones.
+    """
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def _floats(self, net):
+        return [t for t in net.module_.state_dict(keep_vars=True).values() if t.dtype.is_floating_point]
+
+    def on_train_begin(self, net, **kwargs):
+        self.average_ = [t.detach().clone() for t in self._floats(net)]
+        self.steps_, self.raw_, self.validated_ = 0, None, False
+
+    def on_batch_begin(self, net, training=True, **kwargs):
+        if not training and self.raw_ is None:  # first validation batch of the epoch
+            with torch.no_grad():
+                tensors = self._floats(net)
+                self.raw_ = [t.detach().clone() for t in tensors]
+                for t, a in zip(tensors, self.average_):
+                    t.copy_(a)
+            self.validated_ = True
+
+    def on_batch_end(self, net, training=True, **kwargs):
+        if training:
+            self.steps_ += 1
+            d = min(float(self.decay), (1.0 + self.steps_) / (10.0 + self.steps_))
+            with torch.no_grad():
+                for a, t in zip(self.average_, self._floats(net)):
+                    a.lerp_(t.detach(), 1.0 - d)
+
+    def _restore_raw(self, net):
+        if self.raw_ is not None:
+            with torch.no_grad():
+                for t, r in zip(self._floats(net), self.raw_):
+                    t.copy_(r)
+            self.raw_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        self._restore_raw(net)
+
+    def on_train_end(self, net, **kwargs):
+        # with validation, the checkpoint (called before this) has already restored
+        # the best validated average: keep it. Without, keep the final average.
+        self.raw_ = None
+        if not self.validated_:
+            with torch.no_grad():
+                for t, a in zip(self._floats(net), self.average_):
+                    t.copy_(a)
+        self.average_ = None
+
+
 class BestCheckpoint(Checkpoint):
     """skorch's ``Checkpoint`` that restores the best epoch at the end of training,
     and does nothing (instead of failing) when training stopped before any epoch
@@ -336,6 +399,10 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             )
         if self.patience is not None and (not isinstance(self.patience, Integral) or self.patience < 1):
             raise ValueError(f"patience must be a positive integer or None; got {self.patience!r}")
+        if self.average is not None and (
+            not isinstance(self.average, Real) or isinstance(self.average, bool) or not 0 <= self.average < 1
+        ):
+            raise ValueError(f"average must be a decay in [0, 1) or None; got {self.average!r}")
         if self.max_time is not None and (not isinstance(self.max_time, Real) or self.max_time <= 0):
             raise ValueError(f"max_time must be a positive number of seconds or None; got {self.max_time!r}")
         if not isinstance(self.wiener_iterations, Integral) or self.wiener_iterations < 0:
@@ -494,6 +561,10 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             callbacks.append(("time_budget", TimeBudget(float(self.max_time))))
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
+        if self.average:
+            # last: it swaps the averaged weights in for validation and out after the
+            # other callbacks (checkpoint, early stopping, LR schedule) have seen them
+            callbacks.append(("weight_averaging", WeightAveraging(float(self.average))))
 
         net = SeparatorNet(
             module=module,
@@ -672,6 +743,12 @@ _COMMON_PARAMS_DOC = """
     patience : int or None, default=6
         Early stopping: epochs without improvement of the validation loss
         before training stops. None disables early stopping.
+    average : float or None, default=0.999
+        Decay of an exponential moving average of the weights over training
+        steps (Polyak averaging). The averaged weights are the ones validated,
+        checkpointed and kept, which smooths out the noise of the last steps;
+        ``None`` or 0 keeps the raw weights. Without validation data the final
+        average is kept.
     max_time : float or None, default=None
         Training time budget in seconds; training stops after the first batch
         past it (but never before one whole epoch is done) and keeps the best
@@ -765,6 +842,7 @@ class VPNNSeparator(_BaseSeparator):
         gain_db=3.0,
         validation_fraction=0.1,
         patience=6,
+        average=0.999,
         max_time=None,
         wiener_iterations=0,
         device="auto",
@@ -785,6 +863,7 @@ class VPNNSeparator(_BaseSeparator):
         self.gain_db = gain_db
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.average = average
         self.max_time = max_time
         self.wiener_iterations = wiener_iterations
         self.device = device
@@ -841,6 +920,7 @@ class DNNSeparator(_BaseSeparator):
         gain_db=3.0,
         validation_fraction=0.1,
         patience=6,
+        average=0.999,
         max_time=None,
         wiener_iterations=0,
         device="auto",
@@ -860,6 +940,7 @@ class DNNSeparator(_BaseSeparator):
         self.gain_db = gain_db
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.average = average
         self.max_time = max_time
         self.wiener_iterations = wiener_iterations
         self.device = device

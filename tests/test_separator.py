@@ -132,6 +132,60 @@ def test_early_stopping_patience(data):
     assert sep.n_epochs_ < 200
 
 
+def test_weight_averaging_is_an_exponential_moving_average_of_the_steps():
+    import torch
+
+    from sklearn_vpnn.separator import WeightAveraging
+
+    class Net:  # what the callback reads of a skorch net
+        module_ = torch.nn.Linear(2, 1)
+
+    net, cb = Net(), WeightAveraging(0.5)
+    w = net.module_.weight
+    with torch.no_grad():
+        w.fill_(0.0)
+    cb.on_train_begin(net)
+    expected = torch.zeros_like(w)
+    for step, value in enumerate([1.0, 2.0, 4.0, 8.0, 16.0], start=1):
+        with torch.no_grad():
+            w.fill_(value)  # an optimiser step
+        cb.on_batch_end(net, training=True)
+        d = min(0.5, (1 + step) / (10 + step))  # warm-up, then the decay
+        expected = d * expected + (1 - d) * value
+    torch.testing.assert_close(cb.average_[0], expected)
+    # validation sees the average, the next training step the raw weights again
+    cb.on_batch_begin(net, training=False)
+    torch.testing.assert_close(w.detach(), expected)
+    cb.on_epoch_end(net)
+    torch.testing.assert_close(w.detach(), torch.full_like(w, 16.0))
+    # no validation at all: the final average is kept
+    cb.validated_ = False
+    cb.on_train_end(net)
+    torch.testing.assert_close(w.detach(), expected)
+
+
+def test_averaging_changes_what_is_validated_and_kept_not_how_training_runs(data):
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    kw = dict(hidden_units=16, n_layers=1, max_epochs=3, batch_size=64, patience=None,
+              validation_fraction=0.4, random_state=0)
+    raw = VPNNSeparator(average=None, **kw).fit(spec, data.y)
+    avg = VPNNSeparator(average=0.9, **kw).fit(spec, data.y)
+    # the raw weights come back after every validation pass: training is unchanged
+    # (the learning-rate schedule never fires in 3 epochs)
+    np.testing.assert_allclose([h["train_loss"] for h in avg.history_],
+                               [h["train_loss"] for h in raw.history_], rtol=1e-5)
+    # ... while the validated (and kept) weights are the average
+    assert not np.allclose([h["valid_loss"] for h in avg.history_],
+                           [h["valid_loss"] for h in raw.history_], rtol=1e-5)
+    assert not np.allclose(avg.predict_masks(spec), raw.predict_masks(spec))
+    # without validation the final average is kept; decay 0 is the raw weights
+    kw.update(validation_fraction=0.0)
+    raw0 = VPNNSeparator(average=None, **kw).fit(spec, data.y)
+    np.testing.assert_array_equal(VPNNSeparator(average=0.0, **kw).fit(spec, data.y).predict_masks(spec),
+                                  raw0.predict_masks(spec))
+    assert not np.allclose(VPNNSeparator(average=0.9, **kw).fit(spec, data.y).predict_masks(spec),
+                           raw0.predict_masks(spec))
+
 def test_more_than_two_sources():
     d = make_drum_mixtures(n_tracks=3, duration=1.0, sample_rate=8000, random_state=1)
     y = np.stack([d.y[:, 0], 0.5 * d.y[:, 1], 0.5 * d.y[:, 1]], axis=1)
@@ -168,6 +222,9 @@ def test_wiener_postfilter_runs_and_keeps_shapes(data, fitted_pipe):
         (dict(sources="drums"), "sources"),
         (dict(validation_fraction=1.0), "validation_fraction"),
         (dict(max_time=-1), "max_time"),
+        (dict(average=1.0), "average"),
+        (dict(average=-0.5), "average"),
+        (dict(average=True), "average"),
         (dict(device="tpu"), "device"),
     ],
 )
