@@ -70,7 +70,7 @@ def pipeline_context(pipeline):
     if stft is None:
         return 0, 1
     n_fft = int(stft.n_fft)
-    hop = int(stft.hop_length) if stft.hop_length is not None else n_fft // 4
+    hop = int(stft.hop_length) if stft.hop_length is not None else n_fft // 2
     context = n_fft + 2 * hop
     return -(-context // hop) * hop, hop
 

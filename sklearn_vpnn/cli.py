@@ -552,11 +552,13 @@ def _make_separator(args, sources, max_time, max_epochs, verbose=1, **extra):
 
 
 def _fit(pipe, X, y, budget_option="--max-minutes"):
-    """Fit; Ctrl-C during training keeps the best epoch so far (skorch + Checkpoint).
+    """Fit; Ctrl-C during training keeps the model trained so far.
 
-    If training stops (Ctrl-C or time budget) before the first epoch finished, the
-    separator's Checkpoint has nothing to restore and skorch fails with a KeyError
-    ('event_cp') or FileNotFoundError; that is turned into a clear message.
+    That model is the moving average of the weights (the separators' default) or,
+    with averaging off, the best epoch, which skorch's Checkpoint restores. If
+    training stops (Ctrl-C or time budget) before the first epoch finished, the
+    Checkpoint has nothing to restore and skorch fails with a KeyError ('event_cp')
+    or FileNotFoundError; that is turned into a clear message.
     """
     with _InterruptFlag() as flag:
         try:
@@ -604,14 +606,17 @@ def cmd_train(args):
     pipe = make_pipeline(STFT(n_fft=args.n_fft, sample_rate=int(data.sample_rate)), sep, InverseSTFT())
     n = len(data.X)
     print(f"Training {type(sep).__name__} on {n} tracks ({', '.join(data.sources)}) at "
-          f"{data.sample_rate} Hz; Ctrl-C stops and keeps the best epoch so far.", flush=True)
+          f"{data.sample_rate} Hz; Ctrl-C stops and keeps the model trained so far.", flush=True)
     try:
         interrupted = _fit(pipe, data.X, data.y)
     except KeyboardInterrupt:
         raise CLIError("interrupted before the first epoch finished; no model saved") from None
     fitted = pipe[1]
     if interrupted:
-        print(f"Interrupted after {fitted.n_epochs_} epoch(s); saving the best epoch so far.", flush=True)
+        done = sum("train_loss" in h for h in fitted.history_)
+        if not done:
+            raise CLIError("interrupted before the first epoch finished; no model saved")
+        print(f"Interrupted after {done} epoch(s); saving the model trained so far.", flush=True)
     _dump(pipe, out)
     best = _best_epoch(fitted)
     print(f"Saved {out} ({fitted.n_epochs_} epochs{best}).")
@@ -624,6 +629,8 @@ def _best_epoch(sep):
     vals = [(h.get(key, np.inf), h.get("epoch")) for h in hist if h.get(key) is not None]
     if not vals:
         return ""
+    if getattr(sep, "average", None):
+        return f", final {key} {vals[-1][0]:.4f}; kept: the moving average of the weights"
     v, e = min(vals)
     return f", best epoch {e} with {key} {v:.4f}"
 
@@ -745,7 +752,7 @@ def cmd_demo(args):
     sep = _make_separator(args, sources, args.minutes * 60, 10_000, verbose=1)
     pipe = make_pipeline(STFT(n_fft=args.n_fft, sample_rate=sr), sep, InverseSTFT())
     print(f"Training a VPNN (hidden_units={args.hidden_units}, n_fft={args.n_fft}) for at most "
-          f"{args.minutes:g} min; Ctrl-C stops early and keeps the best epoch.", flush=True)
+          f"{args.minutes:g} min; Ctrl-C stops early and keeps the model so far.", flush=True)
     try:
         _fit(pipe, X, y, budget_option="--minutes")
     except KeyboardInterrupt:
@@ -869,7 +876,7 @@ def build_parser():
     p = sub.add_parser("train", parents=[common], formatter_class=fmt, help="train a model",
                        description="Train an STFT -> VPNN/DNN -> inverse STFT pipeline on MUSDB18 "
                                    "(train split) or synthetic songs and save it with joblib. "
-                                   "Ctrl-C stops training and saves the best epoch so far.")
+                                   "Ctrl-C stops training and saves the model trained so far.")
     p.add_argument("--musdb-root", metavar="PATH", default=None,
                    help="MUSDB18 folder holding train/ (stem .mp4 files)")
     p.add_argument("--synthetic", type=_positive_int, metavar="N", default=None,
@@ -877,7 +884,7 @@ def build_parser():
     p.add_argument("--targets", default="drums",
                    help="comma-separated MUSDB18 stems to separate; accompaniment is the rest")
     p.add_argument("--max-minutes", type=_positive_float, metavar="N", default=None,
-                   help="training time budget in minutes (best epoch kept); default: no limit")
+                   help="training time budget in minutes (the model so far is kept); default: no limit")
     p.add_argument("--epochs", type=_positive_int, default=40, help="maximum number of epochs")
     p.add_argument("--patience", type=int, default=6,
                    help="early stopping: epochs without improvement before stopping (0: never stop early)")

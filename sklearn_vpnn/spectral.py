@@ -203,7 +203,7 @@ def _resolve_params(n_fft, hop_length, window="hann", center=True, sample_rate=N
     if not _is_int(n_fft) or n_fft < 2:
         raise ValueError(f"n_fft must be an integer >= 2; got {n_fft!r}")
     n_fft = int(n_fft)
-    hop = max(1, n_fft // 4) if hop_length is None else hop_length
+    hop = max(1, n_fft // 2) if hop_length is None else hop_length
     if not _is_int(hop) or hop < 1:
         raise ValueError(f"hop_length must be a positive integer or None; got {hop_length!r}")
     if hop > n_fft:
@@ -603,7 +603,8 @@ class STFT(TransformerMixin, BaseEstimator):
     n_fft : int, default=1024
         FFT size (and window length); the spectrogram has ``n_fft // 2 + 1`` bins.
     hop_length : int or None, default=None
-        Samples between frames, at most ``n_fft``; ``None`` means ``n_fft // 4``.
+        Samples between frames, at most ``n_fft``; ``None`` means ``n_fft // 2``
+        (50% overlap: 512 samples, 11.6 ms at 44.1 kHz, for the default ``n_fft``).
     window : str or tuple, default="hann"
         Any window :func:`scipy.signal.get_window` accepts (periodic form). The
         window and hop must be invertible (scipy's NOLA condition).
@@ -734,7 +735,7 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         FFT size for plain arrays; ``None`` means ``2 * (n_bins - 1)``. When set,
         a :class:`Spectrogram` made with another ``n_fft`` is refused.
     hop_length : int or None, default=None
-        Hop for plain arrays; ``None`` means ``n_fft // 4``. When set, a
+        Hop for plain arrays; ``None`` means ``n_fft // 2``. When set, a
         :class:`Spectrogram` made with another hop is refused.
     window : str or tuple, default="hann"
         Window for plain arrays.

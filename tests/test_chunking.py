@@ -95,7 +95,7 @@ def test_invalid_arguments():
 def test_context_from_stft(tiny_pipeline):
     pipe, _ = tiny_pipeline
     context, align = pipeline_context(pipe)
-    assert align == 64 and context % 64 == 0 and context >= 256 + 2 * 64
+    assert align == 128 and context % 128 == 0 and context >= 256 + 2 * 128  # hop n_fft // 2
     assert pipeline_context(FractionModel()) == (0, 1)
 
 

@@ -277,7 +277,7 @@ def test_trained_model_is_the_documented_pipeline(model_path):
 
 
 def test_ctrl_c_saves_best_model(tmp_path):
-    """SIGINT during training: skorch stops, Checkpoint restores the best epoch, we save."""
+    """SIGINT during training: skorch stops, the model so far (weight average) is kept and saved."""
     out = tmp_path / "interrupted.joblib"
     proc = subprocess.Popen(
         _exe() + ["train", "--synthetic", "3", "--duration", "1", "--sample-rate", str(SR),
