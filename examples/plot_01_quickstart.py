@@ -37,8 +37,8 @@ print("X:", data.X.shape, " y:", data.y.shape, " sources:", data.sources)
 # The STFT turns waveforms into a :class:`~sklearn_vpnn.Spectrogram`; the separator
 # learns one time-frequency mask per source from it (its training targets are
 # computed with the very same STFT); the inverse STFT turns the masked spectrograms
-# back into waveforms. ``max_time`` caps training at a few seconds; the best epoch on
-# the held-out validation track is kept.
+# back into waveforms. ``max_time`` caps training at a few seconds; the model keeps
+# the moving average of its weights over the training steps.
 pipe = make_pipeline(
     STFT(n_fft=512, sample_rate=sr),
     VPNNSeparator(mapping="window", hidden_units=128, n_layers=2, max_epochs=30,
