@@ -18,6 +18,7 @@ frame; we keep it, zero-padded, like scipy's ``padded=True``) and with
 ``hop_length > n_fft // 2`` and ``center=True``. The first frames are identical.
 """
 
+import functools
 import warnings
 from numbers import Integral
 
@@ -244,11 +245,14 @@ def _window(window, n_fft):
     return win
 
 
-def n_frames(n_samples, n_fft, hop_length, center=True, **_):
+def n_frames(n_samples, n_fft, hop_length, center=True, window="hann", **_):
     """Number of STFT frames for a signal of ``n_samples`` samples.
 
     librosa's count (``1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length``
-    when centred), raised where needed so that every sample lies under a frame.
+    when centred), raised where needed so that every sample lies under a frame and,
+    when centred, so that the last sample does not lie only under the near-zero tail
+    of the last frame's window (with 50 % overlap that happens for lengths just short
+    of a multiple of the hop; one more frame then covers the end fully).
 
     Parameters
     ----------
@@ -260,6 +264,8 @@ def n_frames(n_samples, n_fft, hop_length, center=True, **_):
         Samples between frames.
     center : bool, default=True
         Whether frames are centred (signal padded by ``n_fft // 2`` zeros).
+    window : str or tuple, default="hann"
+        The analysis window (its tail decides whether the end is covered).
     **_ : dict
         Other STFT parameters, ignored (so ``n_frames(n, **spec.params)`` works).
 
@@ -273,13 +279,32 @@ def n_frames(n_samples, n_fft, hop_length, center=True, **_):
     >>> from sklearn_vpnn.spectral import n_frames
     >>> n_frames(1000, n_fft=256, hop_length=64), n_frames(1000, 256, 64, center=False)
     (16, 13)
+    >>> n_frames(1020, n_fft=256, hop_length=128)  # librosa: 8, whose window ends near zero
+    9
     """
     n_samples = int(n_samples)
     pad = n_fft // 2 if center else 0
     covering = 1 + -(-max(0, pad + n_samples - n_fft) // hop_length)  # ceil division
     if not center:
         return covering
-    return max(1 + max(0, n_samples + 2 * pad - n_fft) // hop_length, covering)
+    count = max(1 + max(0, n_samples + 2 * pad - n_fft) // hop_length, covering)
+    w2, strong = _window_power(tuple(window) if isinstance(window, list) else window, n_fft, hop_length)
+    last = pad + n_samples - 1  # the last sample, in padded coordinates
+    while True:
+        first = max(0, -(-(last - n_fft + 1) // hop_length))
+        ks = np.arange(first, count)
+        if w2[last - ks * hop_length].sum() >= 1e-4 * strong:
+            return count
+        count += 1
+
+
+@functools.lru_cache(maxsize=32)
+def _window_power(window, n_fft, hop_length):
+    """Squared window and the largest overlap-added squared window (its envelope)."""
+    w2 = _window(window, n_fft).astype(np.float64) ** 2
+    offsets = np.arange(hop_length)[:, None] + hop_length * np.arange(-(-n_fft // hop_length))[None]
+    env = np.where(offsets < n_fft, w2[np.minimum(offsets, n_fft - 1)], 0.0).sum(1)
+    return w2, float(env.max())
 
 
 def _length_for_frames(n_fr, params):
@@ -649,7 +674,7 @@ class STFT(TransformerMixin, BaseEstimator):
     >>> X = np.random.default_rng(0).standard_normal((2, 2, 4000)).astype("float32")
     >>> spec = STFT(n_fft=512).fit_transform(X)
     >>> spec.shape
-    (2, 2, 257, 32)
+    (2, 2, 257, 16)
     >>> np.allclose(InverseSTFT().fit_transform(spec), X, atol=1e-5)
     True
     """
