@@ -272,11 +272,11 @@ class WeightAveraging(Callback):
         self.decay = decay
 
     @staticmethod
-    def _floats(net):
-        return [t for t in net.module_.state_dict(keep_vars=True).values() if t.dtype.is_floating_point]
+    def _params(net):
+        return list(net.module_.parameters())  # buffers (normalisation) do not change in training
 
     def on_train_begin(self, net, **kwargs):
-        self.average_ = [t.detach().clone() for t in self._floats(net)]
+        self.average_ = [t.detach().clone() for t in self._params(net)]
         self.steps_ = 0
 
     def on_batch_end(self, net, training=True, **kwargs):
@@ -284,13 +284,13 @@ class WeightAveraging(Callback):
             self.steps_ += 1
             d = min(float(self.decay), (1.0 + self.steps_) / (10.0 + self.steps_))
             with torch.no_grad():
-                for a, t in zip(self.average_, self._floats(net)):
+                for a, t in zip(self.average_, self._params(net)):
                     a.lerp_(t.detach(), 1.0 - d)
 
     def on_train_end(self, net, **kwargs):
         if self.steps_:
             with torch.no_grad():
-                for t, a in zip(self._floats(net), self.average_):
+                for t, a in zip(self._params(net), self.average_):
                     t.copy_(a)
         self.average_ = None
 

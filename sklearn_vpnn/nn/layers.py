@@ -110,6 +110,21 @@ class _VectorProductFunction(torch.autograd.Function):
         return grad_a, grad_pairs, grad_bias
 
 
+def _component_major_rows(input, n_in, component_dim):
+    """``input`` as contiguous component-major rows ``(N, 3 * n_in)`` and its leading shape.
+
+    Copies only when ``input`` is not already component-major and contiguous.
+    """
+    if component_dim == -1:
+        if input.shape[-2:] != (n_in, 3):
+            raise ValueError(f"expected input of shape (..., {n_in}, 3), got {tuple(input.shape)}")
+        input = input.transpose(-1, -2)
+    elif input.shape[-2:] != (3, n_in):
+        raise ValueError(f"expected input of shape (..., 3, {n_in}), got {tuple(input.shape)}")
+    rows = input.reshape(-1, 3 * n_in)
+    return (rows if rows.is_contiguous() else rows.contiguous()), input.shape[:-2]
+
+
 def vector_product_linear(input, weight, bias=None, component_dim=-1, _pairs=None):
     """Apply a vector product (cross product) linear map to 3-D vectors.
 
@@ -159,18 +174,7 @@ def vector_product_linear(input, weight, bias=None, component_dim=-1, _pairs=Non
     n_out, n_in, three = weight.shape
     if three != 3:
         raise ValueError(f"weight must have shape (out_units, in_units, 3), got {tuple(weight.shape)}")
-    if component_dim == -1:
-        if input.shape[-2:] != (n_in, 3):
-            raise ValueError(f"expected input of shape (..., {n_in}, 3), got {tuple(input.shape)}")
-        cm = input.transpose(-1, -2)
-    else:
-        if input.shape[-2:] != (3, n_in):
-            raise ValueError(f"expected input of shape (..., 3, {n_in}), got {tuple(input.shape)}")
-        cm = input
-    lead = cm.shape[:-2]
-    a2 = cm.reshape(-1, 3 * n_in)  # copies only if not already component-major contiguous
-    if not a2.is_contiguous():
-        a2 = a2.contiguous()
+    a2, lead = _component_major_rows(input, n_in, component_dim)
     pairs = _pair_weights(weight) if _pairs is None else _pairs
     b = None if bias is None else bias.t()
     out = _VectorProductFunction.apply(a2, pairs, b).view(*lead, 3, n_out)
@@ -327,16 +331,7 @@ class VectorProductLinear(nn.Module):
         if k not in (0, 1, 2):
             raise ValueError(f"k must be 0, 1 or 2 (the x, y or z component), got {k!r}")
         n_in, n_out = self.in_units, self.out_units
-        if self.component_dim == -1:
-            if input.shape[-2:] != (n_in, 3):
-                raise ValueError(f"expected input of shape (..., {n_in}, 3), got {tuple(input.shape)}")
-            input = input.transpose(-1, -2)
-        elif input.shape[-2:] != (3, n_in):
-            raise ValueError(f"expected input of shape (..., 3, {n_in}), got {tuple(input.shape)}")
-        lead = input.shape[:-2]
-        a = input.reshape(-1, 3 * n_in)
-        if not a.is_contiguous():
-            a = a.contiguous()
+        a, lead = _component_major_rows(input, n_in, self.component_dim)
         if torch.is_grad_enabled():
             w = self.weight.unbind(-1)
             block = torch.cat([-w[(k + 2) % 3], w[(k + 1) % 3]], dim=1)  # _pair_weights(...)[k]
