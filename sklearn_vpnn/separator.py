@@ -563,8 +563,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         )
         try:
             net.fit(train_ds, y=None)
-            # Checkpoint(load_best=True) restores the best epoch's weights at train end
-            # even when the time budget or Ctrl-C stopped training.
+            # at train end, even when the time budget or Ctrl-C stopped training,
+            # WeightAveraging loads the average (or Checkpoint the best epoch)
         finally:
             self._close_datasets(train_ds, valid_ds, tmpdir)
         # keep the fitted net light and self-contained: no datasets, no temp paths
@@ -734,8 +734,8 @@ _COMMON_PARAMS_DOC = """
         (validation loss, or training loss without validation).
     max_time : float or None, default=None
         Training time budget in seconds; training stops after the first batch
-        past it (but never before one whole epoch is done) and keeps the best
-        epoch so far.
+        past it (but never before one whole epoch is done) and keeps the model
+        so far (the weight average, or the best epoch when ``average`` is off).
     wiener_iterations : int, default=0
         Multichannel Wiener filter iterations applied to the separated
         spectrograms (0 = plain masking).

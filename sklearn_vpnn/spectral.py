@@ -245,6 +245,12 @@ def _window(window, n_fft):
     return win
 
 
+#: Below this fraction of its largest value, the overlap-added squared window leaves a
+#: sample unrecoverable: ``n_frames`` adds a frame rather than end a track there, and
+#: the inverse STFT warns about any such sample.
+_WEAK_ENVELOPE = 1e-4
+
+
 def n_frames(n_samples, n_fft, hop_length, center=True, window="hann", **_):
     """Number of STFT frames for a signal of ``n_samples`` samples.
 
@@ -293,7 +299,7 @@ def n_frames(n_samples, n_fft, hop_length, center=True, window="hann", **_):
     while True:
         first = max(0, -(-(last - n_fft + 1) // hop_length))
         ks = np.arange(first, count)
-        if w2[last - ks * hop_length].sum() >= 1e-4 * strong:
+        if w2[last - ks * hop_length].sum() >= _WEAK_ENVELOPE * strong:
             return count
         count += 1
 
@@ -363,7 +369,7 @@ def _istft_rows(spec, length, params, window):
     env = fold(wsq, output_size=(1, out_len), kernel_size=(1, n_fft), stride=(1, hop))
     env = env.reshape(out_len)[pad : pad + length]
     env_max = float(env.max())
-    weak = env < 1e-4 * env_max  # float32 round-off is amplified ~1/window there
+    weak = env < _WEAK_ENVELOPE * env_max  # float32 round-off is amplified ~1/window there
     if bool(weak.any()):
         warnings.warn(
             f"{int(weak.sum())} sample(s) at the track edges lie only where the window "
