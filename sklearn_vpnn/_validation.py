@@ -8,7 +8,30 @@ infinities never pass a range check, and NumPy scalars are accepted like Python 
 import math
 import numbers
 
-__all__ = ["check_number", "check_choice", "check_sample_rate", "check_seconds"]
+from sklearn.utils._param_validation import Interval as _SklearnInterval
+
+__all__ = ["Interval", "check_number", "check_choice", "check_sample_rate", "check_seconds"]
+
+
+class Interval(_SklearnInterval):
+    """scikit-learn's ``Interval`` constraint that also refuses booleans.
+
+    For estimators' ``_parameter_constraints``: scikit-learn's own ``Interval(Integral,
+    ...)`` accepts ``True`` as the integer 1 (a bool is an ``Integral``); ours refuses it,
+    like :func:`check_number`. NaN never satisfies it (scikit-learn already ensures that).
+
+    Examples
+    --------
+    >>> from numbers import Integral
+    >>> from sklearn_vpnn._validation import Interval
+    >>> Interval(Integral, 1, None, closed="left").is_satisfied_by(True)
+    False
+    """
+
+    def is_satisfied_by(self, val):
+        if isinstance(val, bool) or type(val).__name__ == "bool_":
+            return False
+        return super().is_satisfied_by(val)
 
 
 def _describe(integer, low, high, include_low, include_high, what):
