@@ -26,7 +26,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from .io import _check_sample_rate, _read_audio, _resample
 
-__all__ = ["load_musdb", "load_dsd100", "make_drum_mixtures", "LazyTracks", "LazySpectrogram"]
+__all__ = ["load_musdb", "load_dsd100", "make_drum_mixtures", "LazyTracks"]
 
 #: the four stems of MUSDB18 / DSD100
 STEMS = ("drums", "bass", "other", "vocals")
@@ -264,85 +264,6 @@ class LazyTracks:
     def compute(self):
         """Decode every track: an ndarray when all have one shape, else a list."""
         return _stack_or_list(list(self))
-
-
-class LazySpectrogram:
-    """Spectrograms of :class:`LazyTracks`, computed one track at a time.
-
-    What :class:`~sklearn_vpnn.STFT` returns for lazy tracks. ``spec[i]`` is
-    the :class:`~sklearn_vpnn.Spectrogram` of track ``i`` (computed now), a
-    slice or list of indices gives a new LazySpectrogram, :meth:`compute` the
-    whole :class:`~sklearn_vpnn.Spectrogram`.
-
-    Parameters
-    ----------
-    tracks : LazyTracks
-        Mixture waveforms.
-    params : dict
-        Validated STFT parameters.
-    separate : callable or None, default=None
-        A fitted separator's ``transform``, applied to each track's spectrogram:
-        what the separator's ``transform`` returns for a LazySpectrogram (so
-        that a pipeline fitted on lazy data never holds every track).
-
-    Attributes
-    ----------
-    tracks : LazyTracks
-        The mixture waveforms.
-    params : dict
-        The STFT parameters.
-    """
-
-    is_lazy = True
-
-    def __init__(self, tracks, params, separate=None):
-        self.tracks = tracks
-        self.params = dict(params)
-        self.separate = separate
-
-    @property
-    def is_separated(self):
-        """True when a separator's ``transform`` is applied to each track."""
-        return self.separate is not None
-
-    def __len__(self):
-        return len(self.tracks)
-
-    def __getitem__(self, key):
-        if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
-            from .spectral import STFT
-
-            spec = STFT(**self.params).transform([self.tracks[int(key)]])
-            return spec if self.separate is None else self.separate(spec)
-        return LazySpectrogram(self.tracks[key], self.params, self.separate)
-
-    @property
-    def sample_rate(self):
-        """Sample rate (Hz) recorded by the STFT, or None when unknown."""
-        return self.params.get("sample_rate")
-
-    @property
-    def lengths(self):
-        """Length in samples of each track (decodes every track)."""
-        return np.array([np.shape(t)[-1] for t in self.tracks], dtype=np.int64)
-
-    @property
-    def n_frames_per_track(self):
-        """Number of frames of each track (decodes every track)."""
-        from .spectral import n_frames
-
-        return np.array([n_frames(n, **self.params) for n in self.lengths], dtype=np.int64)
-
-    def compute(self):
-        """The whole :class:`~sklearn_vpnn.Spectrogram` (decodes and holds every track)."""
-        from .spectral import STFT
-
-        spec = STFT(**self.params).transform(list(self.tracks))
-        return spec if self.separate is None else self.separate(spec)
-
-    def __repr__(self):
-        return (f"<LazySpectrogram: {len(self)} tracks, n_fft={self.params['n_fft']} "
-                f"hop_length={self.params['hop_length']}, computed on demand>")
 
 
 # --------------------------------------------------------------------------- MUSDB18
@@ -1139,3 +1060,12 @@ def make_drum_mixtures(n_tracks=10, duration=5.0, sample_rate=22050, n_channels=
         sample_rate=sample_rate,
         DESCR=_descr("Synthetic drum mixtures", len(names), ("drums", "accompaniment"), sample_rate, details),
     )
+
+
+def __getattr__(name):
+    # LazySpectrogram lives in sklearn_vpnn.spectral; this keeps the old import working
+    if name == "LazySpectrogram":
+        from .spectral import LazySpectrogram
+
+        return LazySpectrogram
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,7 @@ from scipy.signal import check_NOLA, get_window
 from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["STFT", "InverseSTFT", "Spectrogram", "as_waveforms", "n_frames"]
+__all__ = ["STFT", "InverseSTFT", "Spectrogram", "LazySpectrogram", "as_waveforms", "n_frames"]
 
 _F32_MAX = float(np.finfo(np.float32).max)
 #: Upper bound on the elements of the transient per-frame buffers of one
@@ -623,6 +623,79 @@ class Spectrogram:
         return out.reshape(len(self), n_src, n_ch, *out.shape[-2:])
 
 
+class LazySpectrogram:
+    """Spectrograms of :class:`LazyTracks`, computed one track at a time.
+
+    What :class:`~sklearn_vpnn.STFT` returns for lazy tracks. ``spec[i]`` is
+    the :class:`~sklearn_vpnn.Spectrogram` of track ``i`` (computed now), a
+    slice or list of indices gives a new LazySpectrogram, :meth:`compute` the
+    whole :class:`~sklearn_vpnn.Spectrogram`.
+
+    Parameters
+    ----------
+    tracks : LazyTracks
+        Mixture waveforms.
+    params : dict
+        Validated STFT parameters.
+    separate : callable or None, default=None
+        A fitted separator's ``transform``, applied to each track's spectrogram:
+        what the separator's ``transform`` returns for a LazySpectrogram (so
+        that a pipeline fitted on lazy data never holds every track).
+
+    Attributes
+    ----------
+    tracks : LazyTracks
+        The mixture waveforms.
+    params : dict
+        The STFT parameters.
+    """
+
+    is_lazy = True
+
+    def __init__(self, tracks, params, separate=None):
+        self.tracks = tracks
+        self.params = dict(params)
+        self.separate = separate
+
+    @property
+    def is_separated(self):
+        """True when a separator's ``transform`` is applied to each track."""
+        return self.separate is not None
+
+    def __len__(self):
+        return len(self.tracks)
+
+    def __getitem__(self, key):
+        if isinstance(key, (Integral, np.integer)) and not isinstance(key, bool):
+            spec = STFT(**self.params).transform([self.tracks[int(key)]])
+            return spec if self.separate is None else self.separate(spec)
+        return LazySpectrogram(self.tracks[key], self.params, self.separate)
+
+    @property
+    def sample_rate(self):
+        """Sample rate (Hz) recorded by the STFT, or None when unknown."""
+        return self.params.get("sample_rate")
+
+    @property
+    def lengths(self):
+        """Length in samples of each track (decodes every track)."""
+        return np.array([np.shape(t)[-1] for t in self.tracks], dtype=np.int64)
+
+    @property
+    def n_frames_per_track(self):
+        """Number of frames of each track (decodes every track)."""
+        return np.array([n_frames(n, **self.params) for n in self.lengths], dtype=np.int64)
+
+    def compute(self):
+        """The whole :class:`~sklearn_vpnn.Spectrogram` (decodes and holds every track)."""
+        spec = STFT(**self.params).transform(list(self.tracks))
+        return spec if self.separate is None else self.separate(spec)
+
+    def __repr__(self):
+        return (f"<LazySpectrogram: {len(self)} tracks, n_fft={self.params['n_fft']} "
+                f"hop_length={self.params['hop_length']}, computed on demand>")
+
+
 # --------------------------------------------------------------------------- #
 # the transformers
 # --------------------------------------------------------------------------- #
@@ -731,13 +804,11 @@ class STFT(TransformerMixin, BaseEstimator):
         -------
         Spectrogram or LazySpectrogram
             ``(n_tracks, n_channels, n_bins, n_frames)`` complex64; a
-            :class:`~sklearn_vpnn.datasets.LazySpectrogram` for lazily loaded
+            :class:`LazySpectrogram` for lazily loaded
             tracks (``load_musdb(..., lazy=True)``), nothing computed yet.
         """
         params = self._params()
         if getattr(X, "is_lazy", False):  # datasets.LazyTracks: computed track by track
-            from .datasets import LazySpectrogram
-
             return LazySpectrogram(X, params)
         tracks = _check_waveforms(X)
         lengths = np.array([t.shape[1] for t in tracks], dtype=np.int64)
@@ -872,7 +943,7 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         ndarray or list of ndarray
             Float32 waveforms (see class notes).
         """
-        if getattr(X, "is_lazy", False):  # datasets.LazySpectrogram: the output holds it all
+        if getattr(X, "is_lazy", False):  # LazySpectrogram: the output holds it all
             X = X.compute()
         data, lengths, params = self._resolve(X)
         if not _all_finite_complex(data):

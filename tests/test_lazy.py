@@ -8,8 +8,8 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from sklearn_vpnn import STFT, DNNSeparator, InverseSTFT, VPNNSeparator, make_drum_mixtures
-from sklearn_vpnn.datasets import LazySpectrogram, LazyTracks
-from sklearn_vpnn.spectral import Spectrogram
+from sklearn_vpnn.datasets import LazyTracks
+from sklearn_vpnn.spectral import LazySpectrogram, Spectrogram
 
 TINY = dict(hidden_units=16, n_layers=1, max_epochs=2, batch_size=64, random_state=0)
 
