@@ -9,32 +9,65 @@
 # What "install everything" means, in order:
 #   1. ffmpeg/ffprobe (needed by musdb/stempeg to read MUSDB18 .stem.mp4 files) from
 #      Debian's packages when missing (needs root or sudo; otherwise we stop and say so);
-#   2. PyTorch's CPU build, pinned (torch==2.13.0) so pip never pulls a multi-GB CUDA build;
-#   3. this package in editable mode with its test and docs extras.
+#   2. a project virtual environment, .venv/ (so a system Python that refuses
+#      `pip install`, PEP 668 on Debian and Ubuntu, is never touched); Debian's
+#      python3-venv is installed first when the interpreter lacks venv/ensurepip;
+#   3. PyTorch's CPU build, pinned (torch==2.13.0) so pip never pulls a multi-GB CUDA build;
+#   4. this package in editable mode with its test and docs extras.
 # Every step is skipped when already satisfied, so the script is cheap to run again.
+# Set PYTHON=/path/to/python to use that interpreter (e.g. a virtual environment of your
+# own) instead of .venv/; set VENV=dir to put the project environment elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")"
-PY=${PYTHON:-python3}
 TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+VENV=${VENV:-.venv}
 
 log() { printf '[run.sh] %s\n' "$*" >&2; }
 
-install_ffmpeg() {
-    if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then return; fi
-    log "ffmpeg/ffprobe not found: installing Debian's ffmpeg package"
-    local SUDO=""
+SUDO=""
+need_root() {
     if [ "$(id -u)" != 0 ]; then
         if command -v sudo >/dev/null; then SUDO=sudo; else
-            log "error: need root (or sudo) to apt-get install ffmpeg; install ffmpeg yourself and re-run"
+            log "error: need root (or sudo) to apt-get install $1; install it yourself and re-run"
             exit 1
         fi
     fi
     if ! command -v apt-get >/dev/null; then
-        log "error: no apt-get here; install ffmpeg (with ffprobe) with your package manager and re-run"
+        log "error: no apt-get here; install $1 with your package manager and re-run"
         exit 1
     fi
+}
+
+apt_install() {
+    need_root "$*"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+install_ffmpeg() {
+    if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then return; fi
+    log "ffmpeg/ffprobe not found: installing Debian's ffmpeg package"
+    apt_install ffmpeg
+}
+
+# The interpreter every later step uses: $PYTHON if set, else the project venv.
+choose_python() {
+    if [ -n "${PYTHON:-}" ]; then PY=$PYTHON; return; fi
+    PY=$VENV/bin/python
+    if [ -x "$PY" ]; then return; fi
+    local base=python3
+    command -v "$base" >/dev/null || { log "error: python3 not found; install Python >= 3.10"; exit 1; }
+    log "creating the project virtual environment $VENV (with $($base -V 2>&1))"
+    if ! "$base" -m venv "$VENV" >/dev/null 2>&1; then
+        # Debian/Ubuntu ship venv's ensurepip separately (python3-venv, python3.X-venv)
+        rm -rf "$VENV"
+        local ver
+        ver=$("$base" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+        log "python3 has no working venv module: installing Debian's python3-venv"
+        apt_install python3-venv "python$ver-venv" || apt_install python3-venv
+        "$base" -m venv "$VENV"
+    fi
+    "$PY" -m pip install -q --disable-pip-version-check --upgrade pip
 }
 
 install_python() {
@@ -46,7 +79,7 @@ install_python() {
     "$PY" -m pip install -q --disable-pip-version-check -e ".[test,docs]"
 }
 
-setup() { install_ffmpeg; install_python; }
+setup() { install_ffmpeg; choose_python; install_python; }
 
 default_musdb() {
     if [ -z "${MUSDB_PATH:-}" ] && [ -d ../shared/data/musdb18-7 ]; then
@@ -61,7 +94,7 @@ case "$job" in
     setup) setup ;;
     demo)
         setup
-        exec sklearn-vpnn demo "$@" ;;
+        exec "$PY" -m sklearn_vpnn demo "$@" ;;
     test)
         setup
         default_musdb
