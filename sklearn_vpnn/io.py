@@ -1,7 +1,7 @@
 """Reading and writing audio files.
 
 Audio is always channels first: ``(n_channels, n_samples)`` float32, the layout used
-everywhere in :mod:`sklearn_vpnn` (see the data model in ``ARCHITECTURE.md``).
+everywhere in :mod:`sklearn_vpnn` (see :ref:`data_model`, ``docs/data_model.rst``).
 Files are read and written with :mod:`soundfile` (libsndfile), so WAV, FLAC, OGG/Vorbis
 and MP3 work without ffmpeg; resampling uses :mod:`soxr`.
 """
