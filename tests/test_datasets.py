@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from sklearn_vpnn import load_dsd100, load_musdb, make_drum_mixtures
-from sklearn_vpnn import datasets as ds
+from sklearn_vpnn.datasets import _base, _musdb
 
 STEMS = ("drums", "bass", "other", "vocals")
 
@@ -117,9 +117,9 @@ def test_synthetic_bad_args(kwargs, match):
 
 # ------------------------------------------------------------------ helpers
 def test_stack_or_list():
-    same = ds._stack_or_list([np.zeros((2, 5)), np.ones((2, 5))])
+    same = _base._stack_or_list([np.zeros((2, 5)), np.ones((2, 5))])
     assert isinstance(same, np.ndarray) and same.shape == (2, 2, 5) and same.dtype == np.float32
-    ragged = ds._stack_or_list([np.zeros((2, 5)), np.ones((2, 4))])
+    ragged = _base._stack_or_list([np.zeros((2, 5)), np.ones((2, 4))])
     assert isinstance(ragged, list) and [a.shape for a in ragged] == [(2, 5), (2, 4)]
 
 
@@ -235,7 +235,7 @@ def test_musdb_missing_root(tmp_path):
 
 def test_musdb_missing_ffmpeg(monkeypatch, tmp_path):
     (tmp_path / "train").mkdir()
-    monkeypatch.setattr(ds.shutil, "which", lambda name: None)
+    monkeypatch.setattr(_musdb.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="apt-get install ffmpeg"):
         load_musdb(tmp_path)
 
