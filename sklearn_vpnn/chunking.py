@@ -32,9 +32,9 @@ Memory is bounded by one chunk (plus its context) at a time: outputs are
 yielded block by block as soon as no later chunk can change them.
 """
 
-import numbers
-
 import numpy as np
+
+from ._validation import check_number
 
 __all__ = ["separate_long", "iter_separate", "pipeline_context"]
 
@@ -75,12 +75,6 @@ def pipeline_context(pipeline):
     return -(-context // hop) * hop, hop
 
 
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return int(value)
-
-
 def _plan(n_samples, chunk_samples, overlap_samples, align):
     """Nominal chunk spans ``[(start, stop), ...]`` and the crossfade length."""
     chunk = max(align, (chunk_samples // align) * align)
@@ -95,6 +89,12 @@ def _plan(n_samples, chunk_samples, overlap_samples, align):
             break
         start += step
     return spans, overlap
+
+
+def _n_chunks(pipeline, n_samples, chunk_samples, overlap_samples):
+    """How many chunks :func:`iter_separate` separates for these arguments."""
+    _, align = pipeline_context(pipeline)
+    return len(_plan(n_samples, chunk_samples, overlap_samples, align)[0])
 
 
 def _fade_in(n):
@@ -149,16 +149,16 @@ def iter_separate(pipeline, read, n_samples, chunk_samples, overlap_samples, con
         Final output for samples ``[start, start + n)``; blocks are consecutive
         and cover ``[0, n_samples)`` exactly.
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    chunk_samples = _check_int(chunk_samples, "chunk_samples", 1)
-    overlap_samples = _check_int(overlap_samples, "overlap_samples", 0)
+    n_samples = check_number(n_samples, "n_samples", integer=True, low=1)
+    chunk_samples = check_number(chunk_samples, "chunk_samples", integer=True, low=1)
+    overlap_samples = check_number(overlap_samples, "overlap_samples", integer=True, low=0)
     if overlap_samples >= chunk_samples:
         raise ValueError(
             f"overlap_samples ({overlap_samples}) must be smaller than chunk_samples ({chunk_samples})"
         )
     auto_context, auto_align = pipeline_context(pipeline)
-    context = auto_context if context is None else _check_int(context, "context", 0)
-    align = auto_align if align is None else _check_int(align, "align", 1)
+    context = auto_context if context is None else check_number(context, "context", integer=True, low=0)
+    align = auto_align if align is None else check_number(align, "align", integer=True, low=1)
     spans, overlap = _plan(n_samples, chunk_samples, overlap_samples, align)
     ramp = _fade_in(overlap) if overlap else None
 

@@ -5,434 +5,30 @@ success, 1 on failure (one ``sklearn-vpnn: error: ...`` line on stderr; ``--debu
 shows the traceback), 2 on a usage error, 130 when interrupted by Ctrl-C.
 
 A model file is a :mod:`joblib` dump of a fitted
-``Pipeline(STFT(sample_rate=...), VPNNSeparator(...), InverseSTFT())``.
+``Pipeline(STFT(sample_rate=...), VPNNSeparator(...), InverseSTFT())``. This module
+only parses options and reports; loading models and separating files and arrays is
+:mod:`sklearn_vpnn.separate`.
 """
 
 import argparse
 import json
 import math
 import os
-import signal
+import re
 import sys
-import tempfile
 import time
 import traceback
-import uuid
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ._cli_train import _best_epoch, _check_new_file, _dump, _fit, _make_separator
+from .separate import CLIError, Model, load_model, separate_array, separate_file
+
 PROG = "sklearn-vpnn"
-DEFAULT_SAMPLE_RATE = 44100
-_BLOCK = 1 << 17  # frames per read/write block when streaming files
 
-__all__ = ["main", "load_model", "separate_file", "CLIError"]
-
-
-class CLIError(Exception):
-    """A failure explained in one line (no traceback unless ``--debug``)."""
-
-
-# --------------------------------------------------------------------------- #
-# model files
-# --------------------------------------------------------------------------- #
-class Model:
-    """A loaded model file: the pipeline and what the command line needs to know."""
-
-    def __init__(self, pipeline, separator, stft, sample_rate, path):
-        self.pipeline = pipeline
-        self.separator = separator
-        self.stft = stft
-        self.sources = tuple(separator.sources_)
-        self.sample_rate = sample_rate
-        self.path = path
-
-
-def load_model(path, device=None):
-    """Load a model file saved by ``sklearn-vpnn train`` (or any joblib'd pipeline).
-
-    Parameters
-    ----------
-    path : str or path-like
-        Joblib file of a fitted ``STFT -> separator -> InverseSTFT`` pipeline.
-    device : {"cpu", "cuda", "auto"} or None
-        Move the separator's network there (None leaves it where it is).
-
-    Returns
-    -------
-    Model
-        With ``pipeline``, ``separator``, ``stft``, ``sources``, ``sample_rate``.
-
-    Raises
-    ------
-    CLIError
-        Missing file, not a joblib file, an unfitted pipeline, or an object
-        that is not a separation pipeline.
-    """
-    path = Path(os.fspath(path)).expanduser()
-    if not path.exists():
-        raise CLIError(f"model file not found: {path}")
-    if path.is_dir():
-        raise CLIError(f"model file {path} is a directory")
-    import joblib
-
-    try:
-        obj = joblib.load(path)
-    except Exception as exc:  # pickle/joblib raise many types for garbage files
-        raise CLIError(
-            f"cannot load model file {path}: not a joblib model file "
-            f"({type(exc).__name__}: {str(exc).strip() or 'unreadable'})"
-        ) from exc
-    steps = getattr(obj, "steps", None)
-    if steps is None or not hasattr(obj, "transform"):
-        raise CLIError(
-            f"model file {path} holds a {type(obj).__name__}, not a separation pipeline "
-            "(STFT -> separator -> InverseSTFT); make one with `sklearn-vpnn train`"
-        )
-    objs = [s for _, s in steps]
-    separators = [s for s in objs if hasattr(s, "sources_")]
-    if not separators:
-        if any(hasattr(s, "sources") and hasattr(s, "fit") for s in objs):
-            from sklearn.exceptions import NotFittedError
-
-            err = NotFittedError(f"the pipeline in model file {path} is not fitted; fit it before saving")
-            raise CLIError(f"{err} (sklearn NotFittedError)") from err
-        raise CLIError(
-            f"model file {path} holds a pipeline without a separator step "
-            f"(steps: {', '.join(type(s).__name__ for s in objs)})"
-        )
-    separator = separators[0]
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    try:
-        check_is_fitted(separator)
-    except NotFittedError as exc:
-        raise CLIError(f"the separator in model file {path} is not fitted: {exc}") from exc
-    stft = next((s for s in objs if hasattr(s, "n_fft") and hasattr(s, "sample_rate")), None)
-    sample_rate = getattr(stft, "sample_rate", None)
-    if sample_rate is None:
-        warnings.warn(
-            f"model file {path} does not record its sample rate (STFT sample_rate=None); "
-            f"assuming {DEFAULT_SAMPLE_RATE} Hz",
-            UserWarning,
-            stacklevel=2,
-        )
-        sample_rate = DEFAULT_SAMPLE_RATE
-    model = Model(obj, separator, stft, int(sample_rate), path)
-    if device is not None:
-        set_device(model, device)
-    return model
-
-
-def set_device(model, device):
-    """Run the separator on ``device`` ("cpu", "cuda", "cuda:N" or "auto")."""
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise CLIError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CLIError(f"--device {device} was asked for but CUDA is not available here")
-    sep = model.separator
-    if "device" in sep.get_params(deep=False):
-        sep.set_params(device=str(dev))
-    net = getattr(sep, "net_", None)
-    if net is not None:
-        net.device = str(dev)
-        module = getattr(net, "module_", None)
-        if module is not None:
-            module.to(dev)  # transform uses the device of the module's parameters
-
-
-# --------------------------------------------------------------------------- #
-# separating files
-# --------------------------------------------------------------------------- #
-def _open_input(path):
-    import soundfile as sf
-
-    from .io import AudioFileError
-
-    path = Path(os.fspath(path)).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(2, "input file not found", str(path))
-    if path.is_dir():
-        raise IsADirectoryError(21, "input is a directory, not an audio file", str(path))
-    try:
-        f = sf.SoundFile(str(path))
-    except (sf.SoundFileError, RuntimeError) as exc:
-        raise AudioFileError(f"cannot read audio file {str(path)!r}: {exc}") from exc
-    if f.frames <= 0:
-        f.close()
-        raise AudioFileError(f"audio file {str(path)!r} holds no samples")
-    return f
-
-
-def _read_block(f, start, stop):
-    """Samples ``[start, stop)`` of an open SoundFile, ``(n_channels, n)`` float32."""
-    f.seek(start)
-    data = f.read(frames=stop - start, dtype="float32", always_2d=True)
-    if data.shape[0] < stop - start:  # some decoders report a few frames too many
-        data = np.concatenate([data, np.zeros((stop - start - data.shape[0], data.shape[1]), np.float32)])
-    return np.ascontiguousarray(data.T)
-
-
-def _wav_format(n_frames, n_channels):
-    # plain WAV headers stop at 4 GiB; RF64 is WAV's 64-bit extension
-    return "RF64" if n_frames * n_channels * 4 > 0xFFFF0000 else "WAV"
-
-
-def _resample_to_file(f, in_sr, out_sr, tmp_path):
-    """Stream ``f`` resampled to ``out_sr`` into a float WAV; return its frame count."""
-    import soundfile as sf
-    import soxr
-
-    n_ch = f.channels
-    expected = int(round(f.frames * out_sr / in_sr))
-    rs = soxr.ResampleStream(in_sr, out_sr, n_ch, dtype="float32", quality="HQ")
-    written = 0
-    f.seek(0)
-    with sf.SoundFile(str(tmp_path), "w", samplerate=out_sr, channels=n_ch,
-                      format=_wav_format(expected, n_ch), subtype="FLOAT") as out:
-        while True:
-            block = f.read(frames=_BLOCK, dtype="float32", always_2d=True)
-            last = block.shape[0] < _BLOCK
-            y = rs.resample_chunk(np.ascontiguousarray(block), last=last)
-            if len(y):
-                out.write(y)
-                written += len(y)
-            if last:
-                break
-    return written
-
-
-class _SourceWriter:
-    """Writes one source incrementally at the input's rate, exactly ``n_frames`` long."""
-
-    def __init__(self, path, fmt, n_frames, sample_rate, n_channels, model_sr, overwrite):
-        import soundfile as sf
-
-        self.path, self.fmt, self.n_frames = path, fmt, n_frames
-        self.sample_rate, self.n_channels, self.overwrite = sample_rate, n_channels, overwrite
-        self.tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:10]}.part"
-        # WAV is written as float (never clips); FLAC is integer, so write float first,
-        # then rescale if needed when converting
-        self.float_tmp = self.tmp if fmt == "wav" else self.tmp.with_suffix(".float.part")
-        self.file = sf.SoundFile(str(self.float_tmp), "w", samplerate=sample_rate, channels=n_channels,
-                                 format=_wav_format(n_frames, n_channels), subtype="FLOAT")
-        self.written = 0
-        self.peak = 0.0
-        self.rs = None
-        if model_sr != sample_rate:
-            import soxr
-
-            self.rs = soxr.ResampleStream(model_sr, sample_rate, n_channels, dtype="float32", quality="HQ")
-
-    def _put(self, frames):
-        frames = frames[: max(0, self.n_frames - self.written)]
-        if len(frames):
-            self.file.write(frames)
-            self.written += len(frames)
-            self.peak = max(self.peak, float(np.max(np.abs(frames))))
-
-    def write(self, block, last=False):
-        """``block``: (n_channels, n) at the model's rate."""
-        frames = np.ascontiguousarray(block.T, dtype=np.float32)
-        if self.rs is not None:
-            frames = self.rs.resample_chunk(frames, last=last)
-        self._put(frames)
-
-    def close(self):
-        import soundfile as sf
-
-        if self.written < self.n_frames:  # resampler round-off: pad the last few frames
-            self._put(np.zeros((self.n_frames - self.written, self.n_channels), np.float32))
-        self.file.close()
-        if self.fmt == "flac":
-            scale = 1.0
-            if self.peak > 1.0:
-                scale = 1.0 / self.peak
-                warnings.warn(
-                    f"peak {self.peak:.4g} > 1.0 would clip in FLAC file {str(self.path)!r}; "
-                    f"scaling the audio by 1/{self.peak:.4g} (use --format wav to keep levels)",
-                    UserWarning, stacklevel=2,
-                )
-            with sf.SoundFile(str(self.float_tmp)) as src, sf.SoundFile(
-                str(self.tmp), "w", samplerate=self.sample_rate, channels=self.n_channels,
-                format="FLAC", subtype="PCM_24"
-            ) as dst:
-                for block in src.blocks(blocksize=_BLOCK, dtype="float32", always_2d=True):
-                    dst.write(np.clip(block * scale, -1.0, 1.0))
-            self.float_tmp.unlink()
-        if not self.overwrite and self.path.exists():
-            raise FileExistsError(17, "output appeared while separating; not replaced", str(self.path))
-        os.replace(self.tmp, self.path)
-
-    def discard(self):
-        try:
-            self.file.close()
-        except Exception:
-            pass
-        for p in {self.tmp, self.float_tmp}:
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-
-
-def output_paths(input_path, outdir, sources, fmt):
-    """``{source: OUTDIR/<input stem>/<source>.<fmt>}``."""
-    stem = Path(os.fspath(input_path)).stem  # song.wav -> song
-    return {s: Path(outdir) / stem / f"{s}.{fmt}" for s in sources}
-
-
-def n_chunks(n_samples, chunk_samples, overlap_samples, model):
-    from .chunking import _plan, pipeline_context
-
-    _, align = pipeline_context(model.pipeline)
-    return len(_plan(n_samples, chunk_samples, overlap_samples, align)[0])
-
-
-def separate_file(model, input_path, outdir="separated", fmt="wav", sources=None, overwrite=False,
-                  chunk_seconds=30.0, overlap_seconds=1.0, progress=True):
-    """Separate one audio file into ``OUTDIR/<stem>/<source>.<fmt>`` files.
-
-    The input is read in blocks (seeking), resampled to the model's rate in a
-    stream if needed, separated chunk by chunk (:func:`sklearn_vpnn.chunking.
-    iter_separate`), resampled back to the input's rate and written block by
-    block, so memory stays bounded whatever the length. Every channel is
-    separated.
-
-    Parameters
-    ----------
-    model : Model or str
-        From :func:`load_model`, or a model file path.
-    input_path : str or path-like
-        Any file libsndfile reads (WAV, FLAC, OGG, MP3...), any rate and channels.
-    outdir : str or path-like, default="separated"
-    fmt : {"wav", "flac"}, default="wav"
-        WAV is written as 32-bit float; FLAC as 24-bit integers (rescaled, with a
-        warning, if the peak exceeds 1).
-    sources : sequence of str, default=None
-        Sources to write; None writes all the model's sources.
-    overwrite : bool, default=False
-        Replace existing outputs; otherwise :class:`FileExistsError` before any work.
-    chunk_seconds, overlap_seconds : float
-        Chunk length and crossfade length, in seconds at the model's rate.
-    progress : bool, default=True
-        Show a tqdm bar over chunks on stderr.
-
-    Returns
-    -------
-    dict
-        ``{source: output path}``.
-    """
-    from .chunking import iter_separate
-
-    if not isinstance(model, Model):
-        model = load_model(model)
-    if fmt not in ("wav", "flac"):
-        raise ValueError(f"format must be 'wav' or 'flac'; got {fmt!r}")
-    sources = model.sources if sources is None else tuple(sources)
-    unknown = [s for s in sources if s not in model.sources]
-    if unknown:
-        raise ValueError(f"unknown source(s) {unknown}; the model separates {list(model.sources)}")
-    idx = [model.sources.index(s) for s in sources]
-    paths = output_paths(input_path, outdir, sources, fmt)
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(17, f"outputs exist, not overwritten (use --force): {', '.join(existing)}",
-                              str(input_path))
-    f = _open_input(input_path)
-    tmpdir = None
-    writers = []
-    try:
-        in_sr, n_ch, n_frames = int(f.samplerate), int(f.channels), int(f.frames)
-        model_sr = model.sample_rate
-        stem_dir = next(iter(paths.values())).parent
-        stem_dir.mkdir(parents=True, exist_ok=True)
-        if in_sr == model_sr:
-            src, n = f, n_frames
-        else:
-            tmpdir = Path(tempfile.mkdtemp(prefix=".sklearn-vpnn-", dir=stem_dir))
-            tmp_in = tmpdir / "input.wav"
-            n = _resample_to_file(f, in_sr, model_sr, tmp_in)
-            f.close()
-            import soundfile as sf
-
-            src = f = sf.SoundFile(str(tmp_in))
-        chunk = max(1, int(round(chunk_seconds * model_sr)))
-        overlap = min(int(round(overlap_seconds * model_sr)), chunk - 1)
-        writers = [_SourceWriter(paths[s], fmt, n_frames, in_sr, n_ch, model_sr, overwrite) for s in sources]
-        from tqdm.auto import tqdm
-
-        with tqdm(total=n_chunks(n, chunk, overlap, model), unit="chunk", file=sys.stderr,
-                  desc=Path(os.fspath(input_path)).name, disable=not progress, leave=False) as bar:
-            blocks = iter_separate(model.pipeline, lambda a, b: _read_block(src, a, b), n, chunk,
-                                   overlap, progress=bar.update)
-            for start, block in blocks:
-                last = start + block.shape[-1] >= n
-                for w, i in zip(writers, idx):
-                    w.write(block[i], last=last)
-        for w in writers:
-            w.close()
-        writers = []
-        return paths
-    finally:
-        for w in writers:
-            w.discard()
-        f.close()
-        if tmpdir is not None:
-            import shutil
-
-            shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------- #
-# metrics
-# --------------------------------------------------------------------------- #
-def _metrics(references, estimates, sample_rate, all_metrics=True, method="bss_eval_v4"):
-    """Per-source metrics of one track ``(n_sources, n_channels, n_samples)``.
-
-    Returns ``{"SDR": array(n_sources), ...}`` (SDR only unless ``all_metrics``).
-    Uses :func:`sklearn_vpnn.sdr` when available, else museval / a framewise SDR.
-    """
-    refs = np.asarray(references, dtype=np.float64)
-    ests = np.asarray(estimates, dtype=np.float64)
-    try:
-        from .metrics import sdr
-    except ImportError:
-        sdr = None
-    if sdr is not None:
-        if all_metrics:
-            r = sdr(refs[None], ests[None], sample_rate=sample_rate, method="bss_eval_v4", return_all=True)
-            return {k.upper(): np.asarray(r[k])[0] for k in ("sdr", "sir", "sar", "isr")}
-        return {"SDR": np.asarray(sdr(refs[None], ests[None], sample_rate=sample_rate, method=method))[0]}
-    if all_metrics:  # museval directly: (n_sources, n_samples, n_channels)
-        import museval
-
-        keep = [np.any(r) and np.any(e) for r, e in zip(refs, ests)]
-        out = {k: np.full(len(refs), np.nan) for k in ("SDR", "SIR", "SAR", "ISR")}
-        if all(keep):
-            sdr_, isr, sir, sar = museval.evaluate(refs.transpose(0, 2, 1), ests.transpose(0, 2, 1),
-                                                   win=sample_rate, hop=sample_rate)
-            for k, v in zip(("SDR", "ISR", "SIR", "SAR"), (sdr_, isr, sir, sar)):
-                out[k] = np.nanmedian(np.where(np.isfinite(v), v, np.nan), axis=1)
-        return out
-    win = int(sample_rate)
-    res = []
-    for r, e in zip(refs, ests):
-        vals = []
-        for a in range(0, r.shape[-1], win):
-            num, den = np.sum(r[:, a:a + win] ** 2), np.sum((r - e)[:, a:a + win] ** 2)
-            if num > 0:
-                vals.append(10 * np.log10(num / max(den, 1e-20)))
-        res.append(np.median(vals) if vals else np.nan)
-    return {"SDR": np.array(res)}
+__all__ = ["main", "CLIError"]
 
 
 # --------------------------------------------------------------------------- #
@@ -487,98 +83,6 @@ def cmd_separate(args):
     return 0
 
 
-def _check_new_file(path, force, what="output file"):
-    path = Path(path)
-    if path.is_dir():
-        raise CLIError(f"{what} {path} is a directory")
-    if path.exists() and not force:
-        raise CLIError(f"{what} {path} exists; use --force to overwrite it")
-    parent = path.parent
-    if not parent.is_dir():
-        raise CLIError(f"directory {parent} of {what} {path} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise CLIError(f"directory {parent} of {what} {path} is not writable")
-    return path
-
-
-def _dump(obj, path):
-    import joblib
-
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:10]}.part"
-    try:
-        joblib.dump(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-class _InterruptFlag:
-    """Remember whether Ctrl-C was pressed while still raising KeyboardInterrupt."""
-
-    def __init__(self):
-        self.hit = False
-
-    def __enter__(self):
-        self.old = None
-        try:
-            self.old = signal.signal(signal.SIGINT, self._handler)
-        except ValueError:  # not in the main thread
-            pass
-        return self
-
-    def _handler(self, signum, frame):
-        self.hit = True
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
-        return False
-
-
-def _make_separator(args, sources, max_time, max_epochs, verbose=1, **extra):
-    from .separator import DNNSeparator, VPNNSeparator
-
-    common = dict(hidden_units=args.hidden_units, sources=tuple(sources), max_epochs=max_epochs,
-                  max_time=max_time, random_state=args.seed, verbose=verbose, device=args.device,
-                  **extra)
-    if getattr(args, "model_kind", "vpnn") == "dnn":
-        if args.mapping is not None:
-            raise CLIError("--mapping applies to --model vpnn only")
-        return DNNSeparator(**common)
-    return VPNNSeparator(mapping=args.mapping or "window", **common)
-
-
-def _fit(pipe, X, y, budget_option="--max-minutes"):
-    """Fit; Ctrl-C during training keeps the model trained so far.
-
-    That model is the moving average of the weights (the separators' default) or,
-    with averaging off, the best epoch, which skorch's Checkpoint restores. If
-    training stops (Ctrl-C or time budget) before the first epoch finished, the
-    Checkpoint has nothing to restore and skorch fails with a KeyError ('event_cp')
-    or FileNotFoundError; that is turned into a clear message.
-    """
-    with _InterruptFlag() as flag:
-        try:
-            pipe.fit(X, y)
-        except KeyboardInterrupt:
-            raise
-        except (KeyError, FileNotFoundError) as exc:
-            if "event_cp" not in str(exc) and not isinstance(exc, FileNotFoundError):
-                raise
-            if flag.hit:  # checkpoint restore failed: no epoch had finished
-                raise KeyboardInterrupt from exc
-            if pipe[1].max_time is not None:
-                raise CLIError(
-                    f"the training time budget ({pipe[1].max_time:g} s) ran out before the first "
-                    f"epoch finished; give a larger {budget_option} or less data"
-                ) from exc
-            raise
-    return flag.hit
-
-
 def cmd_train(args):
     out = _check_new_file(args.output, args.force, "model file")
     from sklearn.pipeline import make_pipeline
@@ -621,46 +125,6 @@ def cmd_train(args):
     best = _best_epoch(fitted)
     print(f"Saved {out} ({fitted.n_epochs_} epochs{best}).")
     return 0
-
-
-def _best_epoch(sep):
-    hist = getattr(sep, "history_", [])
-    key = "valid_loss" if hist and "valid_loss" in hist[0] else "train_loss"
-    vals = [(h.get(key, np.inf), h.get("epoch")) for h in hist if h.get(key) is not None]
-    if not vals:
-        return ""
-    if getattr(sep, "average", None):
-        return f", final {key} {vals[-1][0]:.4f}; kept: the moving average of the weights"
-    v, e = min(vals)
-    return f", best epoch {e} with {key} {v:.4f}"
-
-
-def _resample(x, a, b):
-    if a == b:
-        return np.asarray(x, np.float32)
-    import soxr
-
-    y = soxr.resample(np.ascontiguousarray(np.asarray(x, np.float32).T), a, b, quality="HQ")
-    return np.ascontiguousarray(np.asarray(y, np.float32).reshape(len(y), -1).T)
-
-
-def _fit_length(x, n):
-    if x.shape[-1] >= n:
-        return x[..., :n]
-    pad = [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])]
-    return np.pad(x, pad)
-
-
-def separate_array(model, audio, sample_rate, chunk_seconds=30.0, overlap_seconds=1.0):
-    """Separate an in-memory ``(n_channels, n_samples)`` signal at ``sample_rate``."""
-    from .chunking import separate_long
-
-    audio = np.asarray(audio, np.float32)
-    x = _resample(audio, sample_rate, model.sample_rate)
-    chunk = max(1, int(round(chunk_seconds * model.sample_rate)))
-    est = separate_long(model.pipeline, x, chunk, min(int(round(overlap_seconds * model.sample_rate)), chunk - 1))
-    est = np.stack([_fit_length(_resample(e, model.sample_rate, sample_rate), audio.shape[-1]) for e in est])
-    return est
 
 
 def cmd_evaluate(args):
@@ -717,6 +181,23 @@ def _fmt(v):
     return "nan" if v is None or not math.isfinite(v) else f"{v:.2f}"
 
 
+def _metrics(references, estimates, sample_rate, all_metrics=True):
+    """Per-source scores of one track ``(n_sources, n_channels, n_samples)``, median over 1 s windows.
+
+    ``{"SDR": ..., "SIR": ..., "SAR": ..., "ISR": ...}`` (museval BSS Eval v4), each
+    ``(n_sources,)``; with ``all_metrics=False`` only ``{"SDR": ...}``, computed by
+    :func:`sklearn_vpnn.sdr`'s ``"framewise"`` method (the same SDR, faster).
+    """
+    from .metrics import sdr
+
+    refs = np.asarray(references, dtype=np.float64)[None]
+    ests = np.asarray(estimates, dtype=np.float64)[None]
+    if all_metrics:
+        r = sdr(refs, ests, sample_rate=sample_rate, method="bss_eval_v4", return_all=True)
+        return {k.upper(): np.asarray(r[k])[0] for k in ("sdr", "sir", "sar", "isr")}
+    return {"SDR": np.asarray(sdr(refs, ests, sample_rate=sample_rate, method="framewise"))[0]}
+
+
 def cmd_demo(args):
     import matplotlib
 
@@ -754,7 +235,7 @@ def cmd_demo(args):
     print(f"Training a VPNN (hidden_units={args.hidden_units}, n_fft={args.n_fft}) for at most "
           f"{args.minutes:g} min; Ctrl-C stops early and keeps the model so far.", flush=True)
     try:
-        _fit(pipe, X, y, budget_option="--minutes")
+        _fit(pipe, X, y)
     except KeyboardInterrupt:
         raise CLIError("interrupted before the first epoch finished; nothing saved") from None
     model = Model(pipe, pipe[1], pipe[0], sr, files["model"])
@@ -764,8 +245,8 @@ def cmd_demo(args):
         save_audio(files[s], est[i], sr, overwrite=True)
     _dump(pipe, files["model"])
 
-    m_est = _metrics(truth, est, sr, all_metrics=False, method="framewise")["SDR"]
-    m_mix = _metrics(truth, np.stack([mix] * len(sources)), sr, all_metrics=False, method="framewise")["SDR"]
+    m_est = _metrics(truth, est, sr, all_metrics=False)["SDR"]
+    m_mix = _metrics(truth, np.stack([mix] * len(sources)), sr, all_metrics=False)["SDR"]
     print()
     print("SDR on the held-out song (dB, median over 1 s windows; higher is better):")
     print(f"{'source':<16}{'separated':>11}{'mixture':>11}{'gain':>9}")
@@ -788,36 +269,48 @@ def cmd_demo(args):
 # --------------------------------------------------------------------------- #
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        # "argument --epochs: --epochs must be ..." -> "--epochs must be ..."
+        m = re.fullmatch(r"argument ([^:]+): (.*)", message, flags=re.S)
+        if m and m.group(2).split(" ", 1)[0] in m.group(1).split("/"):
+            message = m.group(2)
         self.print_usage(sys.stderr)
         print(f"{PROG}: error: {message}", file=sys.stderr)
         sys.exit(2)
 
 
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not v > 0 or not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return v
+# kind of numeric option -> (parsed as int?, checker of sklearn_vpnn._validation, its arguments)
+_NUMBER_KINDS = {
+    "count": (True, "check_number", dict(integer=True, low=1, what="a positive integer")),
+    "hertz": (True, "check_sample_rate", {}),
+    "seconds": (False, "check_seconds", {}),
+    "seconds>=0": (False, "check_seconds", dict(allow_zero=True)),
+    "minutes": (False, "check_number", dict(low=0, include_low=False, what="a positive number of minutes")),
+}
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return v
+def _number(option, kind):
+    """An argparse ``type`` for a numeric ``option`` of a kind in ``_NUMBER_KINDS``.
 
+    The text is parsed as a number and checked by :mod:`sklearn_vpnn._validation`
+    (imported only when an option is parsed, so ``--help`` stays fast); its
+    ValueError, e.g. "--overlap-seconds must be a non-negative number of seconds;
+    got 'abc'", becomes the usage error (exit code 2).
+    """
+    integer, checker, kwargs = _NUMBER_KINDS[kind]
 
-def _nonneg_float(text):
-    v = float(text)
-    if v < 0 or not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return v
+    def parse(text):
+        from . import _validation
+
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            value = text  # not a number: the checker refuses it, quoting the text
+        try:
+            return getattr(_validation, checker)(value, option, **kwargs)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def build_parser():
@@ -855,9 +348,9 @@ def build_parser():
     p.add_argument("--device", **device)
     p.add_argument("--force", action="store_true", help="overwrite existing outputs "
                    "(otherwise an input whose outputs exist is skipped and the exit code is 1)")
-    p.add_argument("--chunk-seconds", type=_positive_float, default=30.0,
+    p.add_argument("--chunk-seconds", type=_number("--chunk-seconds", "seconds"), default=30.0,
                    help="length of the chunks separated at a time (memory grows with it)")
-    p.add_argument("--overlap-seconds", type=_nonneg_float, default=1.0,
+    p.add_argument("--overlap-seconds", type=_number("--overlap-seconds", "seconds>=0"), default=1.0,
                    help="crossfade between consecutive chunks (at most half a chunk)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_separate)
@@ -868,7 +361,7 @@ def build_parser():
         p.add_argument("--mapping", choices=["window", "color"], default=None,
                        help="VPNN real-to-3-D mapping: context window (WVPNN) or spectral colour "
                             "(CVPNN); default window")
-        p.add_argument("--hidden-units", type=_positive_int, default=hidden_default,
+        p.add_argument("--hidden-units", type=_number("--hidden-units", "count"), default=hidden_default,
                        help="units per hidden layer")
         p.add_argument("--device", **device)
         p.add_argument("--seed", type=int, default=0, help="random seed (data, weights, shuffling)")
@@ -879,20 +372,20 @@ def build_parser():
                                    "Ctrl-C stops training and saves the model trained so far.")
     p.add_argument("--musdb-root", metavar="PATH", default=None,
                    help="MUSDB18 folder holding train/ (stem .mp4 files)")
-    p.add_argument("--synthetic", type=_positive_int, metavar="N", default=None,
+    p.add_argument("--synthetic", type=_number("--synthetic", "count"), metavar="N", default=None,
                    help="train on N synthetic songs (make_drum_mixtures) instead of MUSDB18")
     p.add_argument("--targets", default="drums",
                    help="comma-separated MUSDB18 stems to separate; accompaniment is the rest")
-    p.add_argument("--max-minutes", type=_positive_float, metavar="N", default=None,
+    p.add_argument("--max-minutes", type=_number("--max-minutes", "minutes"), metavar="N", default=None,
                    help="training time budget in minutes (the model so far is kept); default: no limit")
-    p.add_argument("--epochs", type=_positive_int, default=40, help="maximum number of epochs")
+    p.add_argument("--epochs", type=_number("--epochs", "count"), default=40, help="maximum number of epochs")
     p.add_argument("--patience", type=int, default=6,
                    help="early stopping: epochs without improvement before stopping (0: never stop early)")
-    p.add_argument("--n-fft", type=_positive_int, default=1024, help="STFT size")
-    p.add_argument("--duration", type=_positive_float, default=None,
+    p.add_argument("--n-fft", type=_number("--n-fft", "count"), default=1024, help="STFT size")
+    p.add_argument("--duration", type=_number("--duration", "seconds"), default=None,
                    help="seconds per track (MUSDB18: crop, default whole tracks; synthetic: "
                         "length, default 6)")
-    p.add_argument("--sample-rate", type=_positive_int, default=None,
+    p.add_argument("--sample-rate", type=_number("--sample-rate", "hertz"), default=None,
                    help="resample the training audio (default: MUSDB18 44100, synthetic 22050)")
     model_options(p, 512)
     p.add_argument("-o", "--output", required=True, metavar="MODEL.joblib", help="model file to write")
@@ -908,12 +401,13 @@ def build_parser():
     p.add_argument("--subsets", default="train", help="train, test, or train,test")
     p.add_argument("--split", choices=["train", "valid", "none"], default="valid",
                    help="musdb split of the train subset (ignored for test)")
-    p.add_argument("--duration", type=_positive_float, default=None,
+    p.add_argument("--duration", type=_number("--duration", "seconds"), default=None,
                    help="seconds of each track to score (default: whole tracks)")
-    p.add_argument("--max-tracks", type=_positive_int, default=None,
+    p.add_argument("--max-tracks", type=_number("--max-tracks", "count"), default=None,
                    help="score only the first N tracks")
     p.add_argument("--json", metavar="OUT", default=None, help="write per-track numbers to this JSON file")
-    p.add_argument("--chunk-seconds", type=_positive_float, default=30.0, help="separation chunk length")
+    p.add_argument("--chunk-seconds", type=_number("--chunk-seconds", "seconds"), default=30.0,
+                   help="separation chunk length")
     p.add_argument("--device", **device)
     p.set_defaults(func=cmd_evaluate)
 
@@ -924,10 +418,11 @@ def build_parser():
                                    "write stems, a figure and the model to OUTDIR; prints the SDR "
                                    "against the truth and the mixture-as-estimate baseline.")
     p.add_argument("-o", "--outdir", default="demo-output", help="output folder")
-    p.add_argument("--minutes", type=_positive_float, default=2.0, help="training time budget")
-    p.add_argument("--tracks", type=_positive_int, default=24, help="synthetic training songs")
-    p.add_argument("--duration", type=_positive_float, default=6.0, help="seconds per song")
-    p.add_argument("--n-fft", type=_positive_int, default=1024, help="STFT size")
+    p.add_argument("--minutes", type=_number("--minutes", "minutes"), default=2.0,
+                   help="training time budget")
+    p.add_argument("--tracks", type=_number("--tracks", "count"), default=24, help="synthetic training songs")
+    p.add_argument("--duration", type=_number("--duration", "seconds"), default=6.0, help="seconds per song")
+    p.add_argument("--n-fft", type=_number("--n-fft", "count"), default=1024, help="STFT size")
     p.add_argument("--force", action="store_true", help="overwrite existing files in OUTDIR")
     model_options(p, 256)
     p.set_defaults(func=cmd_demo, mapping=None, model_kind="vpnn")

@@ -6,7 +6,6 @@ Files are read and written with :mod:`soundfile` (libsndfile), so WAV, FLAC, OGG
 and MP3 work without ffmpeg; resampling uses :mod:`soxr`.
 """
 
-import numbers
 import os
 import uuid
 import warnings
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from ._validation import check_sample_rate
 
 __all__ = ["AudioFileError", "load_audio", "save_audio"]
 
@@ -38,19 +39,6 @@ class AudioFileError(ValueError):
     ...     print(exc)  # doctest: +SKIP
     Could not read audio file 'not-really-audio.wav': Format not recognised.
     """
-
-
-def _check_sample_rate(sample_rate, name="sample_rate", allow_none=False):
-    """Return ``sample_rate`` as a Python int, or raise a ValueError."""
-    if sample_rate is None and allow_none:
-        return None
-    if (
-        isinstance(sample_rate, (bool, np.bool_))
-        or not isinstance(sample_rate, numbers.Integral)
-        or sample_rate <= 0
-    ):
-        raise ValueError(f"{name} must be a positive integer (Hz), got {sample_rate!r}.")
-    return int(sample_rate)
 
 
 def _resample(audio, orig_sr, target_sr):
@@ -156,7 +144,7 @@ def load_audio(path, sample_rate=None, mono=False):
     >>> audio.shape, sr  # doctest: +SKIP
     ((1, 220500), 22050)
     """
-    sample_rate = _check_sample_rate(sample_rate, allow_none=True)
+    sample_rate = check_sample_rate(sample_rate, allow_none=True)
     audio, file_sr = _read_audio(path)
     if mono:
         audio = audio.mean(axis=0, keepdims=True, dtype=np.float32)
@@ -242,7 +230,7 @@ def save_audio(path, audio, sample_rate, overwrite=False, subtype=None):
             f"valid subtypes: {sorted(sf.available_subtypes(fmt))}."
         )
     subtype = subtype.upper()
-    sample_rate = _check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
 
     audio = np.asarray(audio)
     if audio.dtype.kind not in "fiub":
