@@ -4,11 +4,15 @@ The MUSDB18 tests read real audio from ``$MUSDB_PATH`` (CI: ../shared/data/musdb
 and are skipped, saying so, when it is absent. Nothing here copies that audio.
 """
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
+from sklearn.pipeline import make_pipeline
 
-from sklearn_vpnn import load_dsd100, load_musdb, make_drum_mixtures
+from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, load_dsd100, load_musdb, make_drum_mixtures
 from sklearn_vpnn.datasets import _base, _musdb
 
 STEMS = ("drums", "bass", "other", "vocals")
@@ -221,6 +225,53 @@ def test_dsd100_errors(dsd100, tmp_path):
         load_dsd100(root)
 
 
+
+# ------------------------------------------------------------------ DSD100-like folders in FLAC
+@pytest.fixture
+def flac_folder(tmp_path):
+    """A DSD100-like folder with FLAC stems and no mixture files (as MDB Drums): two Dev
+    songs of different lengths."""
+    rng = np.random.default_rng(1)
+    truth = {}
+    for name, n in (("Song A", SR_DSD), ("Song B", SR_DSD // 2)):
+        song = tmp_path / "Sources" / "Dev" / name
+        song.mkdir(parents=True)
+        for s in STEMS:
+            sf.write(song / f"{s}.flac", 0.1 * rng.standard_normal((n, 2)), SR_DSD, subtype="PCM_24")
+            truth.setdefault(name, {})[s] = sf.read(song / f"{s}.flac", dtype="float32", always_2d=True)[0].T
+    return tmp_path, truth
+
+
+def test_dsd100_reads_flac_stems_without_mixture_files(flac_folder):
+    root, truth = flac_folder
+    data = load_dsd100(root)
+    assert data.track_names == ["Song A", "Song B"] and data.sample_rate == SR_DSD
+    assert [x.shape for x in data.X] == [(2, SR_DSD), (2, SR_DSD // 2)]
+    for x, y, name in zip(data.X, data.y, data.track_names):
+        stems = truth[name]
+        np.testing.assert_array_equal(y[0], stems["drums"])
+        np.testing.assert_allclose(y[1], stems["bass"] + stems["other"] + stems["vocals"], atol=1e-6)
+        np.testing.assert_array_equal(x, y.sum(axis=0))
+    with pytest.raises(FileNotFoundError, match="mixture.wav or mixture.flac"):
+        load_dsd100(root, mixture="stored")
+    # a song may mix formats; WAV wins where both exist
+    sf.write(root / "Sources" / "Dev" / "Song B" / "drums.wav", np.zeros((SR_DSD // 2, 2)), SR_DSD)
+    assert not load_dsd100(root).y[1][0].any()
+
+
+def test_two_datasets_train_one_pipeline(flac_folder):
+    # what load_dsd100's docstring advises: concatenate the X and y lists of two Bunches
+    root, _ = flac_folder
+    a = load_dsd100(root)
+    b = make_drum_mixtures(n_tracks=2, duration=0.75, sample_rate=SR_DSD, n_channels=2, random_state=0)
+    assert a.sources == b.sources and a.sample_rate == b.sample_rate
+    X, y = list(a.X) + list(b.X), list(a.y) + list(b.y)
+    pipe = make_pipeline(STFT(n_fft=256), VPNNSeparator(hidden_units=16, n_layers=1, max_epochs=1,
+                                                        batch_size=64, random_state=0), InverseSTFT())
+    out = pipe.fit(X, y).transform(X)
+    assert [o.shape for o in out] == [yi.shape for yi in y]
+
+
 # ------------------------------------------------------------------ MUSDB18 (no audio needed)
 def test_musdb_without_root_or_env(monkeypatch):
     monkeypatch.delenv("MUSDB_PATH", raising=False)
@@ -300,3 +351,29 @@ def test_musdb_targets_resample_mono(musdb_root, musdb_valid):
     assert data.sample_rate == 16000
     assert data.X.shape == (14, 1, 16000) and data.y.shape == (14, 3, 1, 16000)
     np.testing.assert_allclose(data.y.sum(axis=1), data.X, atol=1e-6)
+
+
+# ------------------------------------------------------------------ MDB Drums (real audio, FLAC)
+@pytest.fixture(scope="module")
+def mdb_drums_root():
+    """The MDB Drums multitracks: ``$MDB_DRUMS_PATH``, else ``mdb-drums`` beside ``$MUSDB_PATH``."""
+    root = os.environ.get("MDB_DRUMS_PATH")
+    if not root and os.environ.get("MUSDB_PATH"):
+        root = Path(os.environ["MUSDB_PATH"]).expanduser().parent / "mdb-drums"
+    if not root:
+        pytest.skip("neither MDB_DRUMS_PATH nor MUSDB_PATH set; CI has ../shared/data/mdb-drums")
+    root = Path(root).expanduser()
+    if not (root / "Sources" / "Dev").is_dir():
+        pytest.skip(f"no MDB Drums folder (Sources/Dev/) at {root}; set MDB_DRUMS_PATH")
+    return root
+
+
+@pytest.mark.musdb
+def test_load_dsd100_reads_mdb_drums(mdb_drums_root):
+    data = load_dsd100(mdb_drums_root, duration=1.0, offset=5.0)
+    assert len(data.track_names) == 13 and data.sample_rate == 44100
+    assert data.sources == ("drums", "accompaniment")
+    assert data.X.shape == (13, 2, 44100) and data.y.shape == (13, 2, 2, 44100)
+    np.testing.assert_allclose(data.y.sum(axis=1), data.X, atol=1e-6)
+    drums_rms = np.sqrt((data.y[:, 0] ** 2).mean(axis=(1, 2)))
+    assert np.all(drums_rms > 1e-4), dict(zip(data.track_names, drums_rms))
