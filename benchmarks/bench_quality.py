@@ -87,7 +87,8 @@ def _step_costs(n_bins=513, batch_size=256, repeats=15):
     import torch
 
     from sklearn_vpnn.nn import DiscriminativeMSELoss
-    from sklearn_vpnn.separator import MaskNet, _FrameDataset
+    from sklearn_vpnn.nn import MaskNet
+    from sklearn_vpnn.separator import FrameDataset as _FrameDataset
 
     gen = torch.Generator().manual_seed(0)
     S = torch.randn(2, 8, 400, n_bins, dtype=torch.complex64, generator=gen)

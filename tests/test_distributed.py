@@ -69,7 +69,7 @@ def test_per_fit_temporary_folders_are_private_and_removed(monkeypatch, tmp_path
     """Every fit (every clone on every worker) checkpoints in its own fresh folder."""
     import tempfile
 
-    import sklearn_vpnn.separator as sep_mod
+    import sklearn_vpnn.separator._estimators as sep_mod
 
     made = []
     real = tempfile.mkdtemp

@@ -126,7 +126,7 @@ def test_cache_memory_on_lazy_data_and_bad_cache(data):
 def test_disk_cache_errors_and_cleanup(data, tmp_path, monkeypatch):
     import tempfile
 
-    import sklearn_vpnn.separator as sep_mod
+    import sklearn_vpnn.separator._estimators as sep_mod
 
     made = []
     real = tempfile.mkdtemp

@@ -86,6 +86,43 @@ def test_random_state_makes_fits_identical(data, fitted_pipe):
     assert not np.array_equal(other.transform(data.X), fitted_pipe.transform(data.X))
 
 
+def test_fit_leaves_the_callers_torch_random_stream_alone(data):
+    """fit(random_state=0) seeds a private stream: the caller's torch generator is untouched."""
+    import torch
+
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    kw = dict(hidden_units=8, n_layers=1, max_epochs=1, batch_size=128, random_state=0)
+    torch.manual_seed(1234)
+    torch.rand(3)  # somewhere in the caller's stream
+    seed, expected = torch.initial_seed(), torch.rand(5)
+    torch.manual_seed(1234)
+    torch.rand(3)
+    first = VPNNSeparator(**kw).fit(spec, data.y)
+    assert torch.initial_seed() == seed
+    torch.testing.assert_close(torch.rand(5), expected)  # the stream goes on where it was
+    # and the same seed still makes the same model, whatever the caller's stream
+    torch.manual_seed(99)
+    second = VPNNSeparator(**kw).fit(spec, data.y)
+    np.testing.assert_array_equal(first.predict_masks(spec), second.predict_masks(spec))
+
+
+def test_fitted_net_builds_its_module_from_module_params(fitted_pipe):
+    """skorch gets the MaskNet class and its arguments; the module holds the statistics."""
+    import torch
+
+    from sklearn_vpnn.nn import MaskNet
+
+    net = fitted_pipe[1].net_
+    assert net.module is MaskNet
+    module = net.module_
+    assert {name for name, _ in module.named_buffers()} >= {"mean", "scale", "lo", "hi"}
+    torch.testing.assert_close(module.mean, net.module__mean)
+    assert module.mean.data_ptr() != net.module__mean.data_ptr()  # a copy, not shared
+    assert fitted_pipe[1]._module_kwargs() == dict(
+        kind="vpnn", n_bins=129, n_sources=2, hidden_units=24, n_layers=2, activation="relu",
+        mapping="window")
+
+
 def test_clone_is_unfitted_with_same_params(fitted_pipe):
     c = clone(fitted_pipe)
     assert c.get_params()["vpnnseparator__hidden_units"] == 24
@@ -219,6 +256,11 @@ def test_wiener_postfilter_runs_and_keeps_shapes(data, fitted_pipe):
         (dict(average=-0.5), "average"),
         (dict(average=True), "average"),
         (dict(device="tpu"), "device"),
+        (dict(max_epochs=True), "max_epochs"),
+        (dict(max_time=float("nan")), "max_time"),
+        (dict(gain_db=float("inf")), "gain_db"),
+        (dict(lr=float("inf")), "lr"),
+        (dict(cache="ram"), "cache"),
     ],
 )
 def test_invalid_parameters_raise_in_fit(data, params, match):

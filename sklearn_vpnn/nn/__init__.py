@@ -1,8 +1,9 @@
-"""Pure PyTorch building blocks of vector product neural networks (no scikit-learn).
+"""Pure PyTorch building blocks of vector product neural networks (no scikit-learn estimators).
 
 Layers (:class:`VectorProductLinear`, :class:`TimeFrequencyMask`), real <-> 3-D
 mappings (context window, spectral colouring), the :class:`VPNN` and :class:`DNN`
-models and the :class:`DiscriminativeMSELoss`.
+models, :class:`MaskNet` (input normalisation + either model, what the separators
+train) and the :class:`DiscriminativeMSELoss`.
 
 Models take ``(batch, 3, n_bins)`` normalised features of the (prev, cur, next) frames
 and return masks ``(batch, n_sources, n_bins)`` that sum to one over sources; see
@@ -20,7 +21,7 @@ from .mappings import (
     context_indices,
     context_window,
 )
-from .models import ACTIVATIONS, DNN, MAPPINGS, VPNN
+from .models import ACTIVATIONS, DNN, MAPPINGS, VPNN, MaskNet
 
 __all__ = [
     "ACTIVATIONS",
@@ -30,6 +31,7 @@ __all__ = [
     "DiscriminativeMSELoss",
     "InverseSpectralColor",
     "MAPPINGS",
+    "MaskNet",
     "MiddleComponent",
     "SpectralColor",
     "TimeFrequencyMask",

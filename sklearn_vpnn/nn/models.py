@@ -15,6 +15,10 @@ component_dim=-2)``; edge frames repeated). Models that need less use less:
 
 ``forward`` returns masks of shape ``(batch, n_sources, n_bins)``, positive and summing
 to one over sources; multiply them by the mixture magnitude of the current frame.
+
+:class:`MaskNet` puts the input normalisation in front of either model: it takes
+log-magnitudes and holds their normalisation statistics as buffers (what the
+separators train and save).
 """
 
 import math
@@ -22,10 +26,11 @@ import math
 import torch
 from torch import nn
 
+from .._validation import check_choice, check_number
 from .layers import TimeFrequencyMask, VectorProductLinear
 from .mappings import COLOR_BREAKPOINT, ContextWindow, InverseSpectralColor, MiddleComponent, SpectralColor
 
-__all__ = ["VPNN", "DNN", "ACTIVATIONS", "MAPPINGS"]
+__all__ = ["VPNN", "DNN", "MaskNet", "ACTIVATIONS", "MAPPINGS"]
 
 #: Supported activation names -> (module factory, initialisation gain).
 ACTIVATIONS = {
@@ -42,15 +47,16 @@ ACTIVATIONS = {
 MAPPINGS = ("window", "color")
 
 
-def _check_positive_int(name, value, minimum=1):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+def _check_sizes(n_bins, n_sources, hidden_units, n_layers):
+    """The four sizes every model takes, as Python ints."""
+    return (check_number(n_bins, "n_bins", integer=True, low=1),
+            check_number(n_sources, "n_sources", integer=True, low=2),
+            check_number(hidden_units, "hidden_units", integer=True, low=1),
+            check_number(n_layers, "n_layers", integer=True, low=1))
 
 
 def _activation(name):
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    factory, gain = ACTIVATIONS[name]
+    factory, gain = ACTIVATIONS[check_choice(name, "activation", sorted(ACTIVATIONS))]
     return factory(), gain
 
 
@@ -113,12 +119,8 @@ class VPNN(nn.Module):
     def __init__(self, n_bins, n_sources=2, hidden_units=512, n_layers=3, mapping="window",
                  activation="relu", eps=1e-8):
         super().__init__()
-        _check_positive_int("n_bins", n_bins)
-        _check_positive_int("n_sources", n_sources, minimum=2)
-        _check_positive_int("hidden_units", hidden_units)
-        _check_positive_int("n_layers", n_layers)
-        if mapping not in MAPPINGS:
-            raise ValueError(f"mapping must be one of {MAPPINGS}, got {mapping!r}")
+        n_bins, n_sources, hidden_units, n_layers = _check_sizes(n_bins, n_sources, hidden_units, n_layers)
+        check_choice(mapping, "mapping", MAPPINGS)
         act, gain = _activation(activation)
         self.n_bins, self.n_sources = n_bins, n_sources
         self.hidden_units, self.n_layers = hidden_units, n_layers
@@ -241,12 +243,9 @@ class DNN(nn.Module):
     def __init__(self, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
                  context=3, eps=1e-8):
         super().__init__()
-        _check_positive_int("n_bins", n_bins)
-        _check_positive_int("n_sources", n_sources, minimum=2)
-        _check_positive_int("hidden_units", hidden_units)
-        _check_positive_int("n_layers", n_layers)
+        n_bins, n_sources, hidden_units, n_layers = _check_sizes(n_bins, n_sources, hidden_units, n_layers)
         if context not in (1, 3) or isinstance(context, bool):
-            raise ValueError(f"context must be 1 or 3, got {context!r}")
+            raise ValueError(f"context must be 1 or 3; got {context!r}")
         act, gain = _activation(activation)
         self.n_bins, self.n_sources = n_bins, n_sources
         self.hidden_units, self.n_layers = hidden_units, n_layers
@@ -319,3 +318,129 @@ class DNN(nn.Module):
     def extra_repr(self):
         return (f"n_bins={self.n_bins}, n_sources={self.n_sources}, hidden_units={self.hidden_units}, "
                 f"n_layers={self.n_layers}, activation={self.activation!r}, context={self.context}")
+
+
+#: Model kinds of :class:`MaskNet`.
+_KINDS = ("vpnn", "dnn")
+
+
+def _statistic(value, default, shape, name):
+    """A normalisation statistic as a fresh float32 tensor of ``shape`` (never shared)."""
+    t = torch.full(shape, float(default)) if value is None else torch.as_tensor(value, dtype=torch.float32)
+    if t.shape != shape:
+        raise ValueError(f"{name} must have shape {tuple(shape)}; got {tuple(t.shape)}")
+    return t.detach().clone().cpu()
+
+
+class MaskNet(nn.Module):
+    """Input normalisation followed by a :class:`VPNN` or :class:`DNN`: what the separators train.
+
+    Takes log-magnitude context stacks ``(batch, 3, n_bins)`` (previous, current, next
+    frame), normalises them with statistics held as buffers (so a saved model carries
+    them) and returns the model's masks ``(batch, n_sources, n_bins)``. The window VPNN
+    and the DNN standardise every bin, ``(x - mean) / scale``; the colour VPNN maps the
+    global range ``[lo, hi]`` to ``[0, 1]`` (clamped), which its colour map wants.
+
+    Every argument is explicit, so skorch builds it from ``module__*`` parameters,
+    statistics included.
+
+    Parameters
+    ----------
+    kind : {"vpnn", "dnn"}
+        The model: :class:`VPNN` or :class:`DNN` (``context=3``).
+    n_bins : int
+        Frequency bins per frame.
+    n_sources : int, default=2
+        Number of sources (>= 2).
+    hidden_units : int, default=512
+        Units in every hidden layer (vector units for the VPNN).
+    n_layers : int, default=3
+        Number of hidden layers.
+    activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}, default="relu"
+        Hidden activation.
+    mapping : {"window", "color"} or None, default=None
+        The VPNN's real -> 3-D mapping; None means ``"window"``. Must be None for
+        ``kind="dnn"``.
+    mean : array-like of shape (n_bins,) or None, default=None
+        Per-bin mean of the log-magnitudes (None: zeros).
+    scale : array-like of shape (n_bins,) or None, default=None
+        Per-bin scale of the log-magnitudes (None: ones).
+    lo : float, default=0.0
+        Log-magnitude mapped to 0 for the colour mapping.
+    hi : float, default=1.0
+        Log-magnitude mapped to 1 for the colour mapping.
+
+    Attributes
+    ----------
+    model : VPNN or DNN
+        The mask model.
+    color : bool
+        Whether the input is range-scaled (colour VPNN) rather than standardised.
+
+    See Also
+    --------
+    VPNN : The vector product network inside.
+    DNN : The real-valued baseline inside.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_vpnn.nn import MaskNet
+    >>> net = MaskNet("vpnn", 5, hidden_units=4, mean=torch.zeros(5), scale=torch.full((5,), 2.0))
+    >>> net.scale
+    tensor([2., 2., 2., 2., 2.])
+    >>> net(torch.randn(8, 3, 5)).shape
+    torch.Size([8, 2, 5])
+    >>> MaskNet("dnn", 5, hidden_units=4).normalise(torch.ones(5))
+    tensor([1., 1., 1., 1., 1.])
+    """
+
+    def __init__(self, kind, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
+                 mapping=None, mean=None, scale=None, lo=0.0, hi=1.0):
+        super().__init__()
+        check_choice(kind, "kind", _KINDS)
+        if kind == "dnn" and mapping is not None:
+            raise ValueError(f"mapping must be None for kind='dnn'; got {mapping!r}")
+        n_bins = check_number(n_bins, "n_bins", integer=True, low=1)
+        self.register_buffer("mean", _statistic(mean, 0.0, (n_bins,), "mean"))
+        self.register_buffer("scale", _statistic(scale, 1.0, (n_bins,), "scale"))
+        self.register_buffer("lo", _statistic(lo, 0.0, (), "lo"))
+        self.register_buffer("hi", _statistic(hi, 1.0, (), "hi"))
+        self.color = kind == "vpnn" and mapping == "color"
+        if kind == "vpnn":
+            self.model = VPNN(n_bins, n_sources, hidden_units, n_layers, mapping or "window", activation)
+        else:
+            self.model = DNN(n_bins, n_sources, hidden_units, n_layers, activation)
+
+    def normalise(self, logmag):
+        """Normalised features of log-magnitudes, element by element.
+
+        Parameters
+        ----------
+        logmag : torch.Tensor
+            ``(..., n_bins)`` log-magnitudes.
+
+        Returns
+        -------
+        torch.Tensor
+            Same shape: standardised per bin, or range-scaled to ``[0, 1]`` for the
+            colour mapping.
+        """
+        if self.color:  # the colour map wants inputs in [0, 1]
+            return ((logmag - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
+        return (logmag - self.mean) / self.scale
+
+    def forward(self, logmag):
+        """Masks of log-magnitude context stacks.
+
+        Parameters
+        ----------
+        logmag : torch.Tensor
+            ``(batch, 3, n_bins)`` log-magnitudes of frames (prev, cur, next).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, n_sources, n_bins)`` masks, summing to one over sources.
+        """
+        return self.model(self.normalise(logmag))

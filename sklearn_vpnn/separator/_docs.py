@@ -1,0 +1,82 @@
+"""Docstring pieces shared by :class:`VPNNSeparator` and :class:`DNNSeparator`."""
+
+_COMMON_PARAMS_DOC = """
+    hidden_units : int, default=512
+        Units in each hidden layer (vector units for the VPNN).
+    n_layers : int, default=3
+        Number of hidden layers.
+    activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}, default="relu"
+        Hidden-layer activation (applied per component in a VPNN).
+    gamma : float, default=0.05
+        Weight of the discriminative term of the loss, in [0, 1).
+    sources : sequence of str, default=("drums", "accompaniment")
+        Names of the sources, in the order of ``y``'s second axis.
+    max_epochs : int, default=30
+        Maximum number of passes over the training frames (about 11 minutes for
+        the 80 MUSDB18-7 training clips on a 2-core CPU).
+    lr : float, default=1e-3
+        Initial Adam learning rate; it is halved whenever the validation loss
+        (training loss without validation) has not improved for two epochs.
+    batch_size : int, default=256
+        Frames per optimisation step.
+    remix : float, default=0.5
+        Probability that a source of a training frame is drawn from a random
+        frame of a random training track (random remixing augmentation); 0
+        trains on the given mixtures only.
+    gain_db : float, default=3.0
+        Random gain per source and frame, uniform in ``[-gain_db, gain_db]`` dB.
+    validation_fraction : float, default=0.1
+        Fraction of the training *tracks* held out to monitor training: the
+        validation loss drives the learning-rate schedule and early stopping
+        (and picks the best epoch when ``average`` is off). 0 disables
+        validation.
+    patience : int or None, default=6
+        Early stopping: epochs without improvement of the validation loss
+        before training stops. None disables early stopping.
+    average : float or None, default=0.999
+        Decay of an exponential moving average of the weights over training
+        steps (Polyak averaging; 0.999 averages roughly the last 1000 steps,
+        about three epochs on MUSDB18-7). When training ends (last epoch, early
+        stopping, ``max_time`` or Ctrl-C) the model keeps the averaged weights.
+        ``None`` or 0 keeps instead the epoch with the best monitored loss
+        (validation loss, or training loss without validation).
+    max_time : float or None, default=None
+        Training time budget in seconds; training stops after the first batch
+        past it (but never before one whole epoch is done) and keeps the model
+        so far (the weight average, or the best epoch when ``average`` is off).
+    wiener_iterations : int, default=0
+        Multichannel Wiener filter iterations applied to the separated
+        spectrograms (0 = plain masking).
+    device : str, default="auto"
+        "auto" uses CUDA when available, else the CPU; or "cpu", "cuda", "cuda:N".
+    cache : {"auto", "memory", "disk"}, default="auto"
+        Where the training targets (source STFTs) live during ``fit``.
+        ``"memory"``: one array for all tracks. ``"disk"``: computed one track
+        at a time into raw files in the fit's temporary folder (``$TMPDIR``) and
+        read back batch by batch, so memory stays bounded by one track whatever
+        the dataset size; same seed, same model as ``"memory"``. ``"auto"``:
+        ``"disk"`` for lazily loaded data (``load_musdb(..., lazy=True)``),
+        else ``"memory"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, data shuffling, remixing and the
+        validation split. An int makes two fits identical.
+    verbose : int, default=0
+        0 is silent; 1 prints the per-epoch table and a progress bar.
+"""
+
+_COMMON_ATTRS_DOC = """
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the PyTorch model.
+    sources_ : tuple of str
+        Source names, in output order.
+    n_bins_ : int
+        Frequency bins the model was trained on.
+    n_channels_ : int
+        Channels of the training mixtures.
+    stft_params_ : dict
+        Parameters of the STFT that made the training spectrograms.
+    history_ : list of dict
+        Per-epoch ``train_loss``, ``valid_loss`` and duration.
+    n_epochs_ : int
+        Epochs actually run.
+"""

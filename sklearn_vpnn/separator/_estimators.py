@@ -1,0 +1,466 @@
+"""The separators as scikit-learn estimators: :class:`VPNNSeparator`, :class:`DNNSeparator`.
+
+``fit`` is a short story: validate, split the tracks, build the frame datasets
+(:mod:`._frames`), estimate the normalisation statistics, put the callbacks
+together (:mod:`._callbacks`) and train the skorch net (:mod:`._net`), seeded in a
+private random stream. ``transform`` masks the mixture with the trained model.
+"""
+
+import shutil
+import tempfile
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import Interval, check_choice
+from ..nn import ACTIVATIONS, context_indices
+from ..spectral import LazySpectrogram, Spectrogram
+from ._callbacks import make_callbacks
+from ._docs import _COMMON_ATTRS_DOC, _COMMON_PARAMS_DOC
+from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
+from ._net import lighten, make_net, restore_net, seeded
+
+__all__ = ["VPNNSeparator", "DNNSeparator"]
+
+_INFERENCE_CHUNK = 8192  # frames per forward pass in predict_masks: bounds the activations' memory
+_CACHES = ("auto", "memory", "disk")
+_STATISTICS = ("mean", "scale", "lo", "hi")  # MaskNet arguments learned from the data, not set
+
+
+def _resolve_device(device):
+    """``"cpu"``, ``"cuda"`` or ``"cuda:N"`` for a ``device`` parameter (``"auto"`` allowed)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available here")
+    return str(dev)
+
+
+class _BaseSeparator(TransformerMixin, BaseEstimator):
+    _kind = None
+
+    _parameter_constraints = {
+        "hidden_units": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "gamma": [Interval(Real, 0, 1, closed="left")],
+        "sources": ["array-like"],  # not a str; _check_sources checks the names
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "remix": [Interval(Real, 0, 1, closed="both")],
+        "gain_db": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "average": [Interval(Real, 0, 1, closed="left"), None],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "wiener_iterations": [Interval(Integral, 0, None, closed="left")],
+        "device": "no_validation",  # resolved (and checked) by _resolve_device
+        "cache": "no_validation",  # resolved (and checked) by _resolve_cache
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------ validation
+    def _check_sources(self):
+        """The source names as a tuple of str: at least two, all distinct."""
+        sources = self.sources
+        if isinstance(sources, str) or len(sources) < 2 or len(set(sources)) != len(sources):
+            raise ValueError(f"sources must be a sequence of at least two distinct names; got {sources!r}")
+        return tuple(str(s) for s in sources)
+
+    def _resolve_cache(self, X):
+        check_choice(self.cache, "cache", _CACHES)
+        if self.cache == "auto":
+            return "disk" if isinstance(X, LazySpectrogram) else "memory"
+        return self.cache
+
+    @staticmethod
+    def _check_spectrogram(X, method):
+        if isinstance(X, LazySpectrogram):
+            if method == "fit":
+                return X  # checked track by track while training
+            X = X.compute()
+        if not isinstance(X, Spectrogram):
+            raise TypeError(
+                f"{method} expects the Spectrogram made by sklearn_vpnn.STFT (put STFT() before "
+                f"the separator in a pipeline); got {type(X).__name__}"
+            )
+        if X.is_separated:
+            raise ValueError(f"{method} expects a mixture spectrogram, got a separated one {X.shape}")
+        if not np.all(np.isfinite(X.data)):
+            raise ValueError("the spectrogram contains NaN or infinite values")
+        return X
+
+    @staticmethod
+    def _check_targets(X, y, sources):
+        if y is None:
+            raise ValueError("fit needs the source waveforms y; got y=None")
+        if len(y) != len(X):
+            raise ValueError(f"X holds {len(X)} tracks but y holds {len(y)}")
+        n_src = np.asarray(y[0]).shape[0]
+        if n_src != len(sources):
+            raise ValueError(f"y has {n_src} sources per track but sources={sources!r} names {len(sources)}")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y):
+        """Train the separator.
+
+        Parameters
+        ----------
+        X : Spectrogram or LazySpectrogram
+            Mixture spectrograms ``(n_tracks, n_channels, n_bins, n_frames)``
+            from :class:`~sklearn_vpnn.STFT` (a
+            :class:`~sklearn_vpnn.spectral.LazySpectrogram` for lazily loaded
+            tracks).
+        y : ndarray, list of ndarray or LazyTracks
+            Source waveforms ``(n_tracks, n_sources, n_channels, n_samples)``
+            (or a list of ``(n_sources, n_channels, n_samples)`` arrays), in the
+            order of ``sources``.
+
+        Returns
+        -------
+        self : object
+            The fitted separator.
+        """
+        self._validate_params()
+        sources = self._check_sources()
+        X = self._check_spectrogram(X, "fit")
+        self._check_targets(X, y, sources)
+        device = _resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        cache = self._resolve_cache(X)
+        if cache == "memory" and isinstance(X, LazySpectrogram):
+            X, y = X.compute(), list(y)
+        train_tracks, valid_tracks = self._split_tracks(len(X), rng)
+        tmpdir = tempfile.mkdtemp(prefix="sklearn-vpnn-fit-")  # checkpoints (and frame cache)
+        train_ds = valid_ds = None
+        try:
+            train_ds, valid_ds, n_channels, n_bins = self._build_datasets(
+                X, y, train_tracks, valid_tracks, len(sources), cache, seed, tmpdir)
+            module_kwargs = {**self._hyperparameters(n_bins, len(sources)),
+                             **normalisation_statistics(train_ds)}
+            net = self._make_net(module_kwargs, seed, valid_ds, tmpdir, device)
+            with seeded(seed, device):  # reproducible, and the caller's torch stream is untouched
+                # at train end, even when the time budget or Ctrl-C stopped training,
+                # WeightAveraging loads the average (or Checkpoint the best epoch)
+                net.fit(train_ds, y=None)
+        finally:
+            _close_datasets(train_ds, valid_ds)
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        return self._record_fit(lighten(net), sources, n_channels, n_bins, X.params)
+
+    def _split_tracks(self, n_tracks, rng):
+        """Sorted ``(train_tracks, valid_tracks)``: whole tracks, never frames of one on both sides."""
+        order = rng.permutation(n_tracks)
+        n_valid = 0
+        if self.validation_fraction > 0 and n_tracks >= 2:
+            n_valid = min(max(int(round(self.validation_fraction * n_tracks)), 1), n_tracks - 1)
+        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+    def _build_datasets(self, X, y, train_tracks, valid_tracks, n_sources, cache, seed, tmpdir):
+        """Training and validation frames (in memory, or cached in ``tmpdir``), channels, bins."""
+        augment = dict(remix=self.remix, gain_db=self.gain_db, seed=seed)
+        if cache == "disk":
+            def check(i, spec):
+                return self._check_spectrogram(spec, f"fit (track {i})")
+
+            return _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, **augment)
+        return _memory_datasets(X, y, train_tracks, valid_tracks, **augment)
+
+    def _hyperparameters(self, n_bins, n_sources):
+        """:class:`~sklearn_vpnn.nn.MaskNet`'s arguments that the data do not learn."""
+        return dict(kind=self._kind, n_bins=int(n_bins), n_sources=int(n_sources),
+                    hidden_units=self.hidden_units, n_layers=self.n_layers,
+                    activation=self.activation, mapping=getattr(self, "mapping", None))
+
+    def _make_net(self, module_kwargs, seed, valid_ds, tmpdir, device):
+        callbacks = make_callbacks(validation=valid_ds is not None, average=self.average,
+                                   patience=self.patience, max_time=self.max_time,
+                                   verbose=bool(self.verbose), dirname=tmpdir)
+        return make_net(module_kwargs, gamma=self.gamma, lr=self.lr, max_epochs=self.max_epochs,
+                        batch_size=self.batch_size, seed=seed, valid_ds=valid_ds,
+                        callbacks=callbacks, device=device, verbose=int(bool(self.verbose)))
+
+    def _record_fit(self, net, sources, n_channels, n_bins, stft_params):
+        self.net_ = net
+        self.sources_ = sources
+        self.n_bins_ = n_bins
+        self.n_channels_ = n_channels
+        self.stft_params_ = dict(stft_params)
+        self.history_ = [
+            {k: row[k] for k in ("epoch", "train_loss", "valid_loss", "dur") if k in row}
+            for row in net.history
+        ]
+        self.n_epochs_ = len(net.history)
+        return self
+
+    # ------------------------------------------------------- model files
+    def _module_kwargs(self):
+        """The fitted module's hyperparameters (plain values; its statistics are buffers)."""
+        check_is_fitted(self, "net_")
+        return {k: v for k, v in self.net_.get_params_for("module").items() if k not in _STATISTICS}
+
+    def _restore_net(self, module_kwargs, state_dict, device="cpu"):
+        """Give the separator the net of a :meth:`_module_kwargs` and a module ``state_dict``.
+
+        For model files that hold weights, not pickles (the fitted attributes
+        other than ``net_`` are set by the caller). Returns ``self``.
+        """
+        self.net_ = restore_net(module_kwargs, state_dict, gamma=self.gamma, lr=self.lr,
+                                max_epochs=self.max_epochs, batch_size=self.batch_size,
+                                device=_resolve_device(device))
+        return self
+
+    # ------------------------------------------------------------- transform
+    def predict_masks(self, X):
+        """Masks for every source, ``(n_tracks, n_sources, n_channels, n_bins, n_frames)``.
+
+        Parameters
+        ----------
+        X : Spectrogram
+            Mixture spectrograms.
+
+        Returns
+        -------
+        ndarray of float32
+            Masks in [0, 1] that sum to one over sources.
+        """
+        check_is_fitted(self, "net_")
+        X = self._check_spectrogram(X, "transform")
+        n_tracks, C, F, T = X.shape
+        if F != self.n_bins_:
+            raise ValueError(
+                f"X has {F} frequency bins but the separator was fitted on {self.n_bins_} "
+                f"(STFT n_fft={self.stft_params_['n_fft']}); use the same STFT settings"
+            )
+        module = self.net_.module_
+        module.eval()
+        device = next(module.parameters()).device
+        n_sources = len(self.sources_)
+        masks = np.empty((n_tracks, n_sources, C, F, T), np.float32)
+        with torch.inference_mode():
+            for i, n_fr in enumerate(X.n_frames_per_track):
+                n_fr = int(n_fr)
+                ctx = context_indices(max(n_fr, 1))  # (n_fr, 3): prev, cur, next frame
+                for c in range(C):
+                    # features once per frame, (frames, bins); context frames are gathered
+                    mag = np.ascontiguousarray(np.abs(X.data[i, c, :, :n_fr]).T)
+                    feats = module.normalise(torch.log_(torch.from_numpy(mag).add_(_LOG_EPS)).to(device))
+                    for start in range(0, n_fr, _INFERENCE_CHUNK):
+                        stop = min(start + _INFERENCE_CHUNK, n_fr)
+                        m = module.model(feats[ctx[start:stop]])  # (b, S, F)
+                        masks[i, :, c, :, start:stop] = m.permute(1, 2, 0).cpu().numpy()
+                    masks[i, :, c, :, n_fr:] = 1.0 / n_sources
+        return masks
+
+    def transform(self, X):
+        """Separate the mixtures.
+
+        Parameters
+        ----------
+        X : Spectrogram or LazySpectrogram
+            Mixture spectrograms ``(n_tracks, n_channels, n_bins, n_frames)``.
+
+        Returns
+        -------
+        Spectrogram or LazySpectrogram
+            Separated spectrograms ``(n_tracks, n_sources, n_channels, n_bins,
+            n_frames)``: the mixture's phase, the masks' magnitudes (refined by a
+            multichannel Wiener filter when ``wiener_iterations > 0``); lazy, track
+            by track, for a lazy input.
+        """
+        if isinstance(X, LazySpectrogram):  # separated track by track when indexed/computed
+            return LazySpectrogram(X.tracks, X.params, separate=self.transform)
+        masks = self.predict_masks(X)
+        out = masks * X.data[:, np.newaxis]
+        if self.wiener_iterations > 0:
+            out = self._wiener(out, X)
+        return Spectrogram(out.astype(np.complex64, copy=False), X.lengths, X.params, self.sources_)
+
+    def _wiener(self, estimates, X):
+        import norbert
+
+        refined = np.empty_like(estimates)
+        for i in range(len(X)):
+            # norbert wants (frames, bins, channels[, sources])
+            v = np.abs(estimates[i]).transpose(3, 2, 1, 0)
+            x = X.data[i].transpose(2, 1, 0)
+            y = norbert.wiener(v.astype(np.float32), x.astype(np.complex64),
+                               iterations=self.wiener_iterations)
+            refined[i] = y.transpose(3, 2, 1, 0)
+        return refined
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        # input is the Spectrogram made by STFT, never a real 2-D feature matrix
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+class VPNNSeparator(_BaseSeparator):
+    __doc__ = f"""Vector product neural network separator (WVPNN / CVPNN).
+
+    Each frequency bin of a frame becomes a 3-D vector — (previous, current,
+    next) frame log-magnitudes for ``mapping="window"``, a hot colour map of the
+    current frame for ``mapping="color"`` — and flows through layers of vector
+    product neurons (cross products of 3-D weights and inputs). One head per
+    source, then a time-frequency masking layer, trained with a mean squared
+    error on the masked magnitudes of every source minus ``gamma`` times the
+    cross-source error (discriminative training). After Fan, Chan, Yang & Jang,
+    *Music Signal Processing Using Vector Product Neural Networks* (2017).
+
+    Parameters
+    ----------
+    mapping : {{"window", "color"}}, default="window"
+        Real -> 3-D mapping: context window (WVPNN) or spectral colouring (CVPNN).
+{_COMMON_PARAMS_DOC}
+    Attributes
+    ----------
+{_COMMON_ATTRS_DOC}
+    See Also
+    --------
+    DNNSeparator : Real-valued baseline of the same shape.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, make_drum_mixtures
+    >>> data = make_drum_mixtures(n_tracks=4, duration=2.0, random_state=0)
+    >>> pipe = make_pipeline(STFT(n_fft=512), VPNNSeparator(hidden_units=32, max_epochs=2,
+    ...                                                     random_state=0), InverseSTFT())
+    >>> pipe.fit(data.X, data.y).transform(data.X).shape
+    (4, 2, 1, 44100)
+    """
+    _kind = "vpnn"
+    _parameter_constraints = {
+        **_BaseSeparator._parameter_constraints,
+        "mapping": [StrOptions({"window", "color"})],
+    }
+
+    def __init__(
+        self,
+        mapping="window",
+        hidden_units=512,
+        n_layers=3,
+        activation="relu",
+        gamma=0.05,
+        sources=("drums", "accompaniment"),
+        max_epochs=30,
+        lr=1e-3,
+        batch_size=256,
+        remix=0.5,
+        gain_db=3.0,
+        validation_fraction=0.1,
+        patience=6,
+        average=0.999,
+        max_time=None,
+        wiener_iterations=0,
+        device="auto",
+        cache="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.mapping = mapping
+        self.hidden_units = hidden_units
+        self.n_layers = n_layers
+        self.activation = activation
+        self.gamma = gamma
+        self.sources = sources
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.remix = remix
+        self.gain_db = gain_db
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.average = average
+        self.max_time = max_time
+        self.wiener_iterations = wiener_iterations
+        self.device = device
+        self.cache = cache
+        self.random_state = random_state
+        self.verbose = verbose
+
+
+class DNNSeparator(_BaseSeparator):
+    __doc__ = f"""Real-valued deep neural network separator (the paper's DNN baseline).
+
+    Same input (log-magnitudes of the previous, current and next frame), same
+    depth and width, same heads, masking layer and discriminative loss as
+    :class:`VPNNSeparator`, with ordinary real-valued neurons.
+
+    Parameters
+    ----------
+{_COMMON_PARAMS_DOC}
+    Attributes
+    ----------
+{_COMMON_ATTRS_DOC}
+    See Also
+    --------
+    VPNNSeparator : The vector product network.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_vpnn import STFT, InverseSTFT, DNNSeparator, make_drum_mixtures
+    >>> data = make_drum_mixtures(n_tracks=4, duration=2.0, random_state=0)
+    >>> pipe = make_pipeline(STFT(n_fft=512), DNNSeparator(hidden_units=32, max_epochs=2,
+    ...                                                    random_state=0), InverseSTFT())
+    >>> pipe.fit(data.X, data.y).transform(data.X).shape
+    (4, 2, 1, 44100)
+    """
+    _kind = "dnn"
+
+    def __init__(
+        self,
+        hidden_units=512,
+        n_layers=3,
+        activation="relu",
+        gamma=0.05,
+        sources=("drums", "accompaniment"),
+        max_epochs=30,
+        lr=1e-3,
+        batch_size=256,
+        remix=0.5,
+        gain_db=3.0,
+        validation_fraction=0.1,
+        patience=6,
+        average=0.999,
+        max_time=None,
+        wiener_iterations=0,
+        device="auto",
+        cache="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_units = hidden_units
+        self.n_layers = n_layers
+        self.activation = activation
+        self.gamma = gamma
+        self.sources = sources
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.remix = remix
+        self.gain_db = gain_db
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.average = average
+        self.max_time = max_time
+        self.wiener_iterations = wiener_iterations
+        self.device = device
+        self.cache = cache
+        self.random_state = random_state
+        self.verbose = verbose
