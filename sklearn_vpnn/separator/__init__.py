@@ -16,13 +16,15 @@ This is the one package where skorch meets the pure PyTorch models of
 
 Only ``_net`` and ``_callbacks`` import skorch. :class:`SeparatorNet`,
 :class:`TimeBudget`, :class:`WeightAveraging`, :class:`BestCheckpoint` and
-:class:`~sklearn_vpnn.nn.MaskNet` are importable from here too, as before.
+:class:`~sklearn_vpnn.nn.MaskNet` are importable from here too, as before, so model
+files pickled when this package was one module still load.
 """
 
 from ..nn import MaskNet
 from ._callbacks import BestCheckpoint, TimeBudget, WeightAveraging
 from ._estimators import DNNSeparator, VPNNSeparator
 from ._frames import FrameDataset
+from ._frames import _collate  # noqa: F401  (joblib files saved before the split name it here)
 from ._net import SeparatorNet
 
 __all__ = ["VPNNSeparator", "DNNSeparator", "FrameDataset"]
