@@ -4,8 +4,9 @@ Generates a ``--minutes`` long (default 60) stereo 44.1 kHz WAV by tiling a few
 synthetic songs, written block by block (never held in memory), fits a
 default-size VPNN (hidden_units=512, n_fft=1024) for one epoch on tiny data so
 the compute per frame is realistic, then runs ``sklearn-vpnn separate`` on the
-file in a subprocess and prints the child's peak resident memory (ru_maxrss of
-the children) and the real-time factor (audio seconds / wall seconds).
+file in a subprocess and prints the child's own peak resident memory (its
+ru_maxrss, ``_common.run_child``) and the real-time factor (audio seconds / wall
+seconds).
 
 As a baseline measured in the same run, it also separates the first
 ``--baseline-seconds`` of the file whole (no chunking) in the same way and
@@ -18,16 +19,14 @@ Usage::
 """
 
 import argparse
-import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cli_command, run_child  # noqa: E402
 
 
 def make_long_file(path, minutes, sample_rate=44100, seed=0):
@@ -65,19 +64,6 @@ def make_model(path, n_fft=1024, hidden_units=512, sample_rate=44100):
     joblib.dump(pipe, path)
 
 
-def run_child(cmd):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}")
-    # ru_maxrss of children is the max over all waited-for children so far
-    return wall, peak_kb / 1024, before / 1024
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=60.0, help="length of the test file")
@@ -101,15 +87,12 @@ def main(argv=None):
         make_model(model)
         print(f"fitted a default-size VPNN (hidden_units=512, n_fft=1024) in {time.perf_counter() - t0:.1f} s")
 
-        exe = [shutil.which("sklearn-vpnn") or "sklearn-vpnn"]
-        if not shutil.which("sklearn-vpnn"):
-            exe = [sys.executable, "-m", "sklearn_vpnn.cli"]
-        # the long file first: ru_maxrss of children is a running maximum
+        exe = cli_command()
         cmd = exe + ["separate", str(audio), "--model", str(model), "-o", str(work / "out"),
                      "--chunk-seconds", str(args.chunk_seconds), "--no-progress", "--device", "cpu",
                      "--force"]
         print("running:", " ".join(cmd), flush=True)
-        wall, peak, _ = run_child(cmd)
+        wall, peak = run_child(cmd)
         secs = n / 44100
 
         # baseline: a short excerpt separated whole, in the same kind of child process
@@ -117,15 +100,14 @@ def main(argv=None):
         base_file = work / "excerpt.wav"
         with sf.SoundFile(str(audio)) as f:
             sf.write(str(base_file), f.read(int(base_s * 44100), dtype="float32"), 44100)
-        wall_b, peak_b, _ = run_child(exe + ["separate", str(base_file), "--model", str(model), "-o",
-                                             str(work / "out-base"), "--chunk-seconds", str(base_s + 1),
-                                             "--no-progress", "--device", "cpu", "--force"])
+        wall_b, peak_b = run_child(exe + ["separate", str(base_file), "--model", str(model), "-o",
+                                          str(work / "out-base"), "--chunk-seconds", str(base_s + 1),
+                                          "--no-progress", "--device", "cpu", "--force"])
         print(f"baseline (whole {base_s:.0f} s excerpt, one chunk): {wall_b:.1f} s wall, "
-              f"real-time factor {base_s / wall_b:.1f}x"
-              + (f", peak RSS {peak_b:.0f} MB" if peak_b > peak else ""))
+              f"real-time factor {base_s / wall_b:.1f}x, peak RSS {peak_b:.0f} MB")
         print(f"long file: {secs / 60:.1f} min audio in {wall:.1f} s wall: real-time factor "
               f"{secs / wall:.1f}x ({(secs / wall) / (base_s / wall_b):.2f} of the baseline's speed)")
-        print(f"peak RSS of the separating process (ru_maxrss of children): {peak:.0f} MB")
+        print(f"peak RSS of the separating process (its own ru_maxrss): {peak:.0f} MB")
         for name in ("drums", "accompaniment"):
             info = sf.info(str(work / "out" / "long" / f"{name}.wav"))
             assert info.frames == n, (info.frames, n)

@@ -45,6 +45,7 @@ def _describe(exc):
 
 
 def cmd_separate(args):
+    """``sklearn-vpnn separate``; an input that fails is reported and skipped (exit code 1)."""
     fmt = args.format
     sources = None
     model = load_model(args.model, device=args.device)
@@ -84,6 +85,7 @@ def cmd_separate(args):
 
 
 def cmd_train(args):
+    """``sklearn-vpnn train``: train a pipeline on MUSDB18 or synthetic songs, save it; return 0."""
     out = _check_new_file(args.output, args.force, "model file")
     from sklearn.pipeline import make_pipeline
 
@@ -128,6 +130,7 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
+    """``sklearn-vpnn evaluate``: BSS Eval v4 scores of a model on MUSDB18 tracks; return 0."""
     model = load_model(args.model, device=args.device)
     if args.json:
         _check_new_file(args.json, True, "JSON file")
@@ -199,6 +202,7 @@ def _metrics(references, estimates, sample_rate, all_metrics=True):
 
 
 def cmd_demo(args):
+    """``sklearn-vpnn demo``: train on synthetic songs and separate a held-out one; return 0."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -314,6 +318,13 @@ def _number(option, kind):
 
 
 def build_parser():
+    """The ``sklearn-vpnn`` argument parser, with one subcommand per ``cmd_*`` function.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Each subcommand sets ``func`` to its ``cmd_*`` function.
+    """
     from . import __version__
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
@@ -434,7 +445,19 @@ def _showwarning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv=None):
-    """Run the ``sklearn-vpnn`` command; return the exit code."""
+    """Run the ``sklearn-vpnn`` command; return the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments (``sys.argv[1:]`` when None).
+
+    Returns
+    -------
+    int
+        0 on success, 1 on failure (one ``sklearn-vpnn: error: ...`` line on stderr),
+        2 on a usage error, 130 when interrupted.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
