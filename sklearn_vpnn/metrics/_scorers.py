@@ -48,8 +48,23 @@ def _find_sample_rate(estimator):
 class SDRScorer:
     """Scorer ``(estimator, X, y) -> float`` for one source's SDR, greater is better.
 
-    Made by :func:`sdr_scorer`; see there for the parameters. A plain class (not a
-    closure) so that it pickles and works with ``GridSearchCV(n_jobs=...)``.
+    Made by :func:`sdr_scorer`, which describes the parameters in full. A plain class
+    (not a closure) so that it pickles and works with ``GridSearchCV(n_jobs=...)``.
+
+    Parameters
+    ----------
+    source : str or int, default="drums"
+        Source name (looked up in the estimator's ``sources_``) or index.
+    sample_rate : int or None, default=None
+        Sample rate in Hz; None takes the estimator's, else 44100.
+    method : {"bss_eval_v4", "framewise", "global"}, default="bss_eval_v4"
+        See :func:`~sklearn_vpnn.sdr`.
+    window : float or None, default=1.0
+        Window length in seconds; None scores each track as one window.
+    aggregate : {"mean", "median"}, default="mean"
+        How the per-track SDRs are combined.
+    floor : float, default=-100.0
+        Score of a track with silent estimates; the lowest score of any track.
     """
 
     def __init__(self, source="drums", sample_rate=None, method="bss_eval_v4", window=1.0,
