@@ -24,9 +24,10 @@ class LazyTracks:
     decoded) and iteration. It has no ``shape``: the track lengths are unknown
     until decoded.
 
-    :class:`~sklearn_vpnn.STFT` turns it into a :class:`LazySpectrogram`, and the
-    separators' ``cache="disk"`` (chosen by ``cache="auto"``) train on that with
-    one track in memory at a time. Anything else that wants an array (e.g.
+    :class:`~sklearn_vpnn.STFT` turns it into a
+    :class:`~sklearn_vpnn.spectral.LazySpectrogram`, and the separators'
+    ``cache="disk"`` (chosen by ``cache="auto"``) train on that with one track in
+    memory at a time. Anything else that wants an array (e.g.
     :meth:`~sklearn_vpnn.VPNNSeparator.transform`, scorers) decodes every track;
     :meth:`compute` does so explicitly.
 

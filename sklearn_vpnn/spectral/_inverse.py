@@ -122,7 +122,9 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         self : InverseSTFT
             This step.
         """
-        if self.n_fft is not None:  # the messages transform gives, which works unfitted
+        # our checks first, so that fit and transform (which works unfitted) say the
+        # same; then scikit-learn's, against _parameter_constraints
+        if self.n_fft is not None:
             _resolve_params(self.n_fft, self.hop_length, self.window, self.center)
         self._validate_params()
         if X is not None and not isinstance(X, LazySpectrogram):  # lazy: checked per track later

@@ -249,7 +249,7 @@ class Spectrogram(_SpectrogramBase):
 
 
 class LazySpectrogram(_SpectrogramBase):
-    """Spectrograms of :class:`LazyTracks`, computed one track at a time.
+    """Spectrograms of :class:`~sklearn_vpnn.datasets.LazyTracks`, computed one track at a time.
 
     What :class:`~sklearn_vpnn.STFT` returns for lazy tracks. ``spec[i]`` is
     the :class:`~sklearn_vpnn.Spectrogram` of track ``i`` (computed now), a
@@ -415,7 +415,9 @@ class STFT(TransformerMixin, BaseEstimator):
         self : STFT
             This step.
         """
-        params = self._params()  # the messages transform gives, which works unfitted
+        # our checks first, so that fit and transform (which works unfitted) say the
+        # same; then scikit-learn's, against _parameter_constraints
+        params = self._params()
         self._validate_params()
         lazy = isinstance(X, LazyTracks)  # check the first track only
         tracks = _check_waveforms([X[0]] if lazy else X)
