@@ -32,6 +32,9 @@ _PUBLIC = {
     "sdr": "metrics",
     "sdr_scorer": "metrics",
     "plot_separation": "plotting",
+    "save_model": "persistence",
+    "load_model": "persistence",
+    "load_pretrained": "pretrained",
 }
 
 __all__ = sorted(_PUBLIC)
