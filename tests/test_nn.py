@@ -374,3 +374,44 @@ def test_inference_cache_of_stacked_weights_follows_weight_updates():
     torch.testing.assert_close(updated, layer(x).detach(), rtol=0, atol=0)
     assert not torch.allclose(updated, first)
     assert "_pairs_cache" not in pickle.loads(pickle.dumps(layer)).__dict__
+
+
+# --------------------------------------------------------------------------- context strides
+def test_context_indices_with_strides_clamp_at_the_edges():
+    from sklearn_vpnn.nn import context_indices
+
+    idx = context_indices(6, strides=(1, 4))
+    assert idx.shape == (6, 6)
+    assert idx[0].tolist() == [0, 0, 1, 0, 0, 4]
+    assert idx[3].tolist() == [2, 3, 4, 0, 3, 5]
+    assert torch.equal(context_indices(6, strides=(1,)), context_indices(6))
+
+
+@pytest.mark.parametrize("bad", [(), (0,), (1, 1), "14", (1.5,), (True,), 3])
+def test_check_strides_refuses_bad_strides(bad):
+    from sklearn_vpnn.nn import check_strides
+
+    with pytest.raises(ValueError, match="stride"):
+        check_strides(bad)
+
+
+def test_multiscale_vpnn_reads_k_vectors_per_bin():
+    from sklearn_vpnn.nn import VPNN
+
+    paper = VPNN(513)
+    multi = VPNN(513, n_scales=3)
+    # only the first layer grows: K * n_bins input vectors
+    grown = sum(p.numel() for p in multi.parameters()) - sum(p.numel() for p in paper.parameters())
+    assert grown == 2 * 513 * 512 * 3
+    x = torch.randn(4, 9, 513)
+    assert multi(x).shape == (4, 2, 513)
+    # stride k's vector of bin f is input unit k * n_bins + f: the rows (3k, 3k+1, 3k+2)
+    from sklearn_vpnn.nn.models import _scales_to_vectors
+
+    v = _scales_to_vectors(x, 3)
+    assert v.shape == (4, 3, 3 * 513)
+    assert torch.equal(v[:, :, 513 + 7], x[:, 3:6, 7])
+    with pytest.raises(ValueError, match=r"\(batch, 9, 513\)"):
+        multi(torch.randn(4, 3, 513))
+    with pytest.raises(ValueError, match="mapping='window'"):
+        VPNN(513, n_scales=2, mapping="color")

@@ -120,7 +120,7 @@ def test_fitted_net_builds_its_module_from_module_params(fitted_pipe):
     assert module.mean.data_ptr() != net.module__mean.data_ptr()  # a copy, not shared
     assert fitted_pipe[1]._module_kwargs() == dict(
         kind="vpnn", n_bins=129, n_sources=2, hidden_units=24, n_layers=2, activation="relu",
-        mapping="window")
+        mapping="window", context_strides=(1,))
 
 
 def test_clone_is_unfitted_with_same_params(fitted_pipe):
@@ -287,3 +287,26 @@ def test_bad_inputs_raise_clear_errors(data, fitted_pipe):
         sep.fit(STFT(n_fft=256).fit_transform(np.zeros_like(data.X)), data.y * 0)
     with pytest.raises(ValueError, match="bins"):
         fitted_pipe[1].transform(STFT(n_fft=512).fit_transform(data.X))
+
+
+def test_context_strides_train_the_same_from_memory_and_disk():
+    from sklearn_vpnn import make_drum_mixtures
+
+    d = make_drum_mixtures(n_tracks=3, duration=1.0, random_state=0)
+    outs = []
+    for cache in ("memory", "disk"):
+        pipe = make_pipeline(STFT(n_fft=256, hop_length=64),
+                             VPNNSeparator(context_strides=(1, 4, 16), hidden_units=8, max_epochs=2,
+                                           random_state=0, cache=cache), InverseSTFT())
+        outs.append(pipe.fit(d.X, d.y).transform(d.X))
+        assert pipe[1].net_.module_.context_strides == (1, 4, 16)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_context_strides_are_validated_in_fit():
+    from sklearn_vpnn import make_drum_mixtures
+
+    d = make_drum_mixtures(n_tracks=2, duration=0.5, random_state=0)
+    pipe = make_pipeline(STFT(n_fft=256), VPNNSeparator(context_strides=(1, 1), max_epochs=1), InverseSTFT())
+    with pytest.raises(ValueError, match="context_strides"):
+        pipe.fit(d.X, d.y)

@@ -18,6 +18,7 @@ from .mappings import (
     InverseSpectralColor,
     MiddleComponent,
     SpectralColor,
+    check_strides,
     context_indices,
     context_window,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "TimeFrequencyMask",
     "VPNN",
     "VectorProductLinear",
+    "check_strides",
     "context_indices",
     "context_window",
     "vector_product_linear",

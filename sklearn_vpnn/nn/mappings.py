@@ -17,10 +17,12 @@ Every module takes ``component_dim`` (``-1``: ``(..., units, 3)``, the default;
 import torch
 from torch import nn
 
+from .._validation import check_number
 from .layers import _check_component_dim
 
 __all__ = [
     "COLOR_BREAKPOINT",
+    "check_strides",
     "context_indices",
     "context_window",
     "ContextWindow",
@@ -33,7 +35,35 @@ __all__ = [
 COLOR_BREAKPOINT = 0.0938
 
 
-def context_indices(n_frames, device=None):
+def check_strides(strides):
+    """Validate context strides: a non-empty sequence of distinct integers >= 1.
+
+    Parameters
+    ----------
+    strides : sequence of int
+        E.g. ``(1,)`` (the paper's window) or ``(1, 4, 16)``.
+
+    Returns
+    -------
+    tuple of int
+        The strides.
+
+    Examples
+    --------
+    >>> from sklearn_vpnn.nn import check_strides
+    >>> check_strides([1, 4, 16])
+    (1, 4, 16)
+    """
+    msg = f"context_strides must be a non-empty sequence of distinct integers >= 1; got {strides!r}"
+    if isinstance(strides, (str, bytes)) or not hasattr(strides, "__len__") or len(strides) == 0:
+        raise ValueError(msg)
+    out = tuple(check_number(s, "each context stride", integer=True, low=1) for s in strides)
+    if len(set(out)) != len(out):
+        raise ValueError(msg)
+    return out
+
+
+def context_indices(n_frames, device=None, strides=(1,)):
     """Frame indices ``(prev, cur, next)`` of every frame, edges clamped.
 
     Gathering ``frames[context_indices(n)]`` builds all context windows by indexing; a
@@ -45,11 +75,15 @@ def context_indices(n_frames, device=None):
         Number of frames (>= 1).
     device : torch.device or str, optional
         Device of the result.
+    strides : sequence of int, default=(1,)
+        One ``(t - s, t, t + s)`` triple per stride ``s``, in this order: ``(1,)`` is
+        the paper's previous, current, next frame.
 
     Returns
     -------
     torch.Tensor
-        ``(n_frames, 3)`` int64: row ``t`` is ``(max(t-1, 0), t, min(t+1, n_frames-1))``.
+        ``(n_frames, 3 * len(strides))`` int64: row ``t`` holds
+        ``(max(t-s, 0), t, min(t+s, n_frames-1))`` for each stride ``s``.
 
     Examples
     --------
@@ -58,11 +92,16 @@ def context_indices(n_frames, device=None):
     tensor([[0, 0, 1],
             [0, 1, 2],
             [1, 2, 2]])
+    >>> context_indices(5, strides=(1, 2))[2]
+    tensor([1, 2, 3, 0, 2, 4])
     """
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames!r}")
     t = torch.arange(n_frames, device=device)
-    return torch.stack([(t - 1).clamp_min(0), t, (t + 1).clamp_max(n_frames - 1)], dim=1)
+    cols = []
+    for s in check_strides(strides):
+        cols += [(t - s).clamp_min(0), t, (t + s).clamp_max(n_frames - 1)]
+    return torch.stack(cols, dim=1)
 
 
 def context_window(frames, component_dim=-1):

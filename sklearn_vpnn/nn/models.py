@@ -28,7 +28,7 @@ from torch import nn
 
 from .._validation import check_choice, check_number
 from .layers import TimeFrequencyMask, VectorProductLinear
-from .mappings import COLOR_BREAKPOINT, ContextWindow, InverseSpectralColor, MiddleComponent, SpectralColor
+from .mappings import COLOR_BREAKPOINT, check_strides, ContextWindow, InverseSpectralColor, MiddleComponent, SpectralColor
 
 __all__ = ["VPNN", "DNN", "MaskNet", "ACTIVATIONS", "MAPPINGS"]
 
@@ -60,10 +60,32 @@ def _activation(name):
     return factory(), gain
 
 
-def _check_input(x, n_bins):
-    if x.dim() < 2 or x.shape[-2:] != (3, n_bins):
-        raise ValueError(f"expected input of shape (batch, 3, {n_bins}) [prev, cur, next frames], "
+def _check_input(x, n_bins, n_scales=1):
+    if x.dim() < 2 or x.shape[-2:] != (3 * n_scales, n_bins):
+        what = "prev, cur, next frames" + (f" at each of {n_scales} strides" if n_scales > 1 else "")
+        raise ValueError(f"expected input of shape (batch, {3 * n_scales}, {n_bins}) [{what}], "
                          f"got {tuple(x.shape)}")
+
+
+def _check_scales(n_scales, mapping="window"):
+    n_scales = check_number(n_scales, "n_scales", integer=True, low=1)
+    if n_scales > 1 and mapping != "window":
+        raise ValueError(f"n_scales > 1 needs mapping='window' (the colour map reads one frame); "
+                         f"got n_scales={n_scales} with mapping={mapping!r}")
+    return n_scales
+
+
+def _scales_to_vectors(x, n_scales):
+    """``(..., 3 * K, F)`` context rows -> ``(..., 3, K * F)``: K vectors per bin, component-major.
+
+    Row ``3 k + c`` holds component ``c`` (prev, cur, next) of the ``k``-th stride; the
+    vectors of stride ``k`` become input units ``k * F ... (k + 1) * F - 1``.
+    """
+    if n_scales == 1:
+        return x
+    *lead, _, F = x.shape
+    x = x.reshape(*lead, n_scales, 3, F).transpose(-3, -2)
+    return x.reshape(*lead, 3, n_scales * F)
 
 
 class VPNN(nn.Module):
@@ -92,12 +114,18 @@ class VPNN(nn.Module):
         Applied to every component of every hidden unit.
     eps : float, default=1e-8
         Of the masking layer.
+    n_scales : int, default=1
+        Context vectors per bin (``"window"`` only): ``1`` is the paper's WVPNN, one
+        (prev, cur, next) vector; ``K`` reads ``K`` such vectors per bin, one per
+        stride (``(t - s_k, t, t + s_k)``, see
+        :func:`~sklearn_vpnn.nn.context_indices`), as ``K * n_bins`` input units of
+        the first layer.
 
     Notes
     -----
-    Input ``(batch, 3, n_bins)``: normalised features of frames ``(prev, cur, next)``,
-    for both mappings (``"color"`` reads only the current frame, which must be in
-    ``[0, 1]``). Output: masks ``(batch, n_sources, n_bins)`` summing to one over
+    Input ``(batch, 3 * n_scales, n_bins)``: normalised features of frames
+    ``(prev, cur, next)`` (per stride), for both mappings (``"color"`` reads only the
+    current frame, which must be in ``[0, 1]``). Output: masks ``(batch, n_sources, n_bins)`` summing to one over
     sources. Hidden layers are initialised for unit-variance signals (see
     :class:`~sklearn_vpnn.nn.VectorProductLinear`): gain 1 for the first layer (linear
     input), the activation's gain after it.
@@ -117,10 +145,11 @@ class VPNN(nn.Module):
     """
 
     def __init__(self, n_bins, n_sources=2, hidden_units=512, n_layers=3, mapping="window",
-                 activation="relu", eps=1e-8):
+                 activation="relu", eps=1e-8, n_scales=1):
         super().__init__()
         n_bins, n_sources, hidden_units, n_layers = _check_sizes(n_bins, n_sources, hidden_units, n_layers)
         check_choice(mapping, "mapping", MAPPINGS)
+        self.n_scales = _check_scales(n_scales, mapping)
         act, gain = _activation(activation)
         self.n_bins, self.n_sources = n_bins, n_sources
         self.hidden_units, self.n_layers = hidden_units, n_layers
@@ -132,7 +161,7 @@ class VPNN(nn.Module):
         else:
             self.to_vectors = SpectralColor(COLOR_BREAKPOINT, component_dim=cm)
             self.to_real = InverseSpectralColor(COLOR_BREAKPOINT, component_dim=cm)
-        sizes = [n_bins] + [hidden_units] * n_layers
+        sizes = [self.n_scales * n_bins] + [hidden_units] * n_layers
         self.hidden = nn.ModuleList(
             VectorProductLinear(i, o, component_dim=cm, gain=1.0 if k == 0 else gain)
             for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:]))
@@ -164,8 +193,8 @@ class VPNN(nn.Module):
         >>> VPNN(5, hidden_units=4).outputs(torch.randn(2, 3, 5)).shape
         torch.Size([2, 2, 5])
         """
-        _check_input(x, self.n_bins)
-        h = self.to_vectors(x if self.mapping == "window" else x[..., 1, :])
+        _check_input(x, self.n_bins, self.n_scales)
+        h = self.to_vectors(_scales_to_vectors(x, self.n_scales) if self.mapping == "window" else x[..., 1, :])
         for layer in self.hidden:
             h = self.act(layer(h))
         if self.mapping == "window":
@@ -198,7 +227,8 @@ class VPNN(nn.Module):
 
     def extra_repr(self):
         return (f"n_bins={self.n_bins}, n_sources={self.n_sources}, hidden_units={self.hidden_units}, "
-                f"n_layers={self.n_layers}, mapping={self.mapping!r}, activation={self.activation!r}")
+                f"n_layers={self.n_layers}, mapping={self.mapping!r}, activation={self.activation!r}"
+                + (f", n_scales={self.n_scales}" if self.n_scales > 1 else ""))
 
 
 class DNN(nn.Module):
@@ -225,6 +255,9 @@ class DNN(nn.Module):
         the window VPNN; ``1``: current frame only.
     eps : float, default=1e-8
         Of the masking layer.
+    n_scales : int, default=1
+        Context stacks per frame (see :class:`VPNN`); with ``context=3`` the input
+        is ``(batch, 3 * n_scales, n_bins)``, flattened.
 
     Notes
     -----
@@ -241,7 +274,7 @@ class DNN(nn.Module):
     """
 
     def __init__(self, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
-                 context=3, eps=1e-8):
+                 context=3, eps=1e-8, n_scales=1):
         super().__init__()
         n_bins, n_sources, hidden_units, n_layers = _check_sizes(n_bins, n_sources, hidden_units, n_layers)
         if context not in (1, 3) or isinstance(context, bool):
@@ -250,7 +283,8 @@ class DNN(nn.Module):
         self.n_bins, self.n_sources = n_bins, n_sources
         self.hidden_units, self.n_layers = hidden_units, n_layers
         self.activation, self.context = activation, context
-        sizes = [context * n_bins] + [hidden_units] * n_layers
+        self.n_scales = _check_scales(n_scales)
+        sizes = [context * self.n_scales * n_bins if context == 3 else n_bins] + [hidden_units] * n_layers
         self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
         self.act = act
         self.heads = nn.ModuleList(nn.Linear(hidden_units, n_bins) for _ in range(n_sources))
@@ -286,7 +320,7 @@ class DNN(nn.Module):
         >>> DNN(5, hidden_units=4, context=1).outputs(torch.randn(2, 3, 5)).shape
         torch.Size([2, 2, 5])
         """
-        _check_input(x, self.n_bins)
+        _check_input(x, self.n_bins, self.n_scales)
         h = x.flatten(-2) if self.context == 3 else x[..., 1, :]
         for layer in self.hidden:
             h = self.act(layer(h))
@@ -369,6 +403,10 @@ class MaskNet(nn.Module):
         Log-magnitude mapped to 0 for the colour mapping.
     hi : float, default=1.0
         Log-magnitude mapped to 1 for the colour mapping.
+    context_strides : tuple of int, default=(1,)
+        The strides ``s`` of the context stacks ``(t - s, t, t + s)`` the model
+        reads (``(1,)``: the paper's previous, current, next frame). Build the input
+        with :func:`~sklearn_vpnn.nn.context_indices` and the same strides.
 
     Attributes
     ----------
@@ -396,7 +434,7 @@ class MaskNet(nn.Module):
     """
 
     def __init__(self, kind, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
-                 mapping=None, mean=None, scale=None, lo=0.0, hi=1.0):
+                 mapping=None, mean=None, scale=None, lo=0.0, hi=1.0, context_strides=(1,)):
         super().__init__()
         check_choice(kind, "kind", _KINDS)
         if kind == "dnn" and mapping is not None:
@@ -407,10 +445,13 @@ class MaskNet(nn.Module):
         self.register_buffer("lo", _statistic(lo, 0.0, (), "lo"))
         self.register_buffer("hi", _statistic(hi, 1.0, (), "hi"))
         self.color = kind == "vpnn" and mapping == "color"
+        self.context_strides = check_strides(context_strides)
+        n_scales = len(self.context_strides)
         if kind == "vpnn":
-            self.model = VPNN(n_bins, n_sources, hidden_units, n_layers, mapping or "window", activation)
+            self.model = VPNN(n_bins, n_sources, hidden_units, n_layers, mapping or "window", activation,
+                              n_scales=n_scales)
         else:
-            self.model = DNN(n_bins, n_sources, hidden_units, n_layers, activation)
+            self.model = DNN(n_bins, n_sources, hidden_units, n_layers, activation, n_scales=n_scales)
 
     def normalise(self, logmag):
         """Normalised features of log-magnitudes, element by element.

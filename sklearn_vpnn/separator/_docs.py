@@ -1,6 +1,13 @@
 """Docstring pieces shared by :class:`VPNNSeparator` and :class:`DNNSeparator`."""
 
 _COMMON_PARAMS_DOC = """
+    context_strides : sequence of int, default=(1,)
+        What the network sees of the music around each frame: one (previous,
+        current, next) vector per bin for each stride ``s``, the frames
+        ``(t - s, t, t + s)``. ``(1,)`` is the paper's context window (three
+        frames, 46 ms either side at hop 512); ``(1, 4, 16)`` adds vectors
+        reaching 0.19 s either side, at the cost of a first layer with ``K``
+        times the inputs. Not used by the colour mapping (which must keep ``(1,)``).
     hidden_units : int, default=512
         Units in each hidden layer (vector units for the VPNN).
     n_layers : int, default=3

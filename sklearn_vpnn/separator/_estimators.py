@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import Interval, check_choice
-from ..nn import ACTIVATIONS, context_indices
+from ..nn import ACTIVATIONS, check_strides, context_indices
 from ..spectral import LazySpectrogram, Spectrogram
 from ._callbacks import make_callbacks
 from ._docs import _COMMON_ATTRS_DOC, _COMMON_PARAMS_DOC
@@ -64,6 +64,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         "average": [Interval(Real, 0, 1, closed="left"), None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "wiener_iterations": [Interval(Integral, 0, None, closed="left")],
+        "context_strides": ["array-like"],  # checked by nn.check_strides in _hyperparameters
         "device": "no_validation",  # resolved (and checked) by _resolve_device
         "cache": "no_validation",  # resolved (and checked) by _resolve_cache
         "random_state": ["random_state"],
@@ -170,7 +171,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
 
     def _build_datasets(self, X, y, train_tracks, valid_tracks, n_sources, cache, seed, tmpdir):
         """Training and validation frames (in memory, or cached in ``tmpdir``), channels, bins."""
-        augment = dict(remix=self.remix, gain_db=self.gain_db, seed=seed)
+        augment = dict(remix=self.remix, gain_db=self.gain_db, seed=seed,
+                       context_strides=check_strides(self.context_strides))
         if cache == "disk":
             def check(i, spec):
                 return self._check_spectrogram(spec, f"fit (track {i})")
@@ -182,6 +184,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         """:class:`~sklearn_vpnn.nn.MaskNet`'s arguments that the data do not learn."""
         return dict(kind=self._kind, n_bins=int(n_bins), n_sources=int(n_sources),
                     hidden_units=self.hidden_units, n_layers=self.n_layers,
+                    context_strides=check_strides(self.context_strides),
                     activation=self.activation, mapping=getattr(self, "mapping", None))
 
     def _make_net(self, module_kwargs, seed, valid_ds, tmpdir, device):
@@ -252,7 +255,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         with torch.inference_mode():
             for i, n_fr in enumerate(X.n_frames_per_track):
                 n_fr = int(n_fr)
-                ctx = context_indices(max(n_fr, 1))  # (n_fr, 3): prev, cur, next frame
+                # (n_fr, 3 K): prev, cur, next frame at each context stride
+                ctx = context_indices(max(n_fr, 1), strides=module.context_strides)
                 for c in range(C):
                     # features once per frame, (frames, bins); context frames are gathered
                     mag = np.ascontiguousarray(np.abs(X.data[i, c, :, :n_fr]).T)
@@ -352,6 +356,7 @@ class VPNNSeparator(_BaseSeparator):
     def __init__(
         self,
         mapping="window",
+        context_strides=(1,),
         hidden_units=512,
         n_layers=3,
         activation="relu",
@@ -373,6 +378,7 @@ class VPNNSeparator(_BaseSeparator):
         verbose=0,
     ):
         self.mapping = mapping
+        self.context_strides = context_strides
         self.hidden_units = hidden_units
         self.n_layers = n_layers
         self.activation = activation
@@ -425,6 +431,7 @@ class DNNSeparator(_BaseSeparator):
 
     def __init__(
         self,
+        context_strides=(1,),
         hidden_units=512,
         n_layers=3,
         activation="relu",
@@ -445,6 +452,7 @@ class DNNSeparator(_BaseSeparator):
         random_state=None,
         verbose=0,
     ):
+        self.context_strides = context_strides
         self.hidden_units = hidden_units
         self.n_layers = n_layers
         self.activation = activation

@@ -53,6 +53,9 @@ class FrameDataset(torch.utils.data.Dataset):
         Random gain per source and sample, uniform in ``[-gain_db, gain_db]`` dB.
     seed : int, default=0
         Seeds the augmentation.
+    context_strides : tuple of int, default=(1,)
+        One ``(t - s, t, t + s)`` stack per stride ``s`` (see
+        :func:`~sklearn_vpnn.nn.context_indices`): features are ``(B, 3 K, n_bins)``.
 
     Examples
     --------
@@ -69,18 +72,20 @@ class FrameDataset(torch.utils.data.Dataset):
     tensor([2., 1., 1.])
     """
 
-    def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0):
+    def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0, context_strides=(1,)):
         self.S = sources_stft  # complex64 tensor (S, N, T, F)
         self.n_sources, self.n_seq, self.T, self.F = sources_stft.shape
-        self._init_sampling(n_valid, remix, gain_db, seed)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides)
 
-    def _init_sampling(self, n_valid, remix, gain_db, seed):
+    def _init_sampling(self, n_valid, remix, gain_db, seed, context_strides=(1,)):
         self.n_valid = torch.as_tensor(n_valid, dtype=torch.int64)  # (N,)
         seq = torch.repeat_interleave(torch.arange(self.n_seq), self.n_valid)
         frame = torch.cat([torch.arange(int(n)) for n in self.n_valid])
         self.index = torch.stack([seq, frame], 1)  # (n_samples, 2)
         # (prev, cur, next) of every frame of the longest sequence, clipped per sequence in _rows
-        self._neighbours = context_indices(max(int(self.n_valid.max()) if self.n_seq else 1, 1))
+        self.context_strides = tuple(context_strides)
+        self._neighbours = context_indices(max(int(self.n_valid.max()) if self.n_seq else 1, 1),
+                                           strides=self.context_strides)
         self.remix = float(remix)
         self.gain_db = float(gain_db)
         self.generator = torch.Generator().manual_seed(int(seed))
@@ -89,7 +94,7 @@ class FrameDataset(torch.utils.data.Dataset):
         return len(self.index)
 
     def _rows(self, seq, t):
-        """Frame indices ``(B, 3)`` of the (prev, cur, next) frames of samples ``(seq, t)``.
+        """Frame indices ``(B, 3 K)`` of the (prev, cur, next) frames (per stride) of samples ``(seq, t)``.
 
         Edges repeat the edge frame: the first frame of a sequence is its own
         previous one, its last valid frame its own next one.
@@ -97,7 +102,7 @@ class FrameDataset(torch.utils.data.Dataset):
         return torch.minimum(self._neighbours[t], (self.n_valid[seq] - 1)[:, None])
 
     def _context(self, s, seq, t):
-        return self.S[s, seq[:, None], self._rows(seq, t)]  # (B, 3, F)
+        return self.S[s, seq[:, None], self._rows(seq, t)]  # (B, 3 K, F)
 
     def __getitems__(self, indices):
         return self.batch(indices, augment=True)
@@ -162,19 +167,29 @@ class _DiskFrameDataset(FrameDataset):
     the in-memory dataset, hence the same model for the same seed.
     """
 
-    def __init__(self, paths, offsets, n_valid, n_bins, remix=0.0, gain_db=0.0, seed=0):
+    def __init__(self, paths, offsets, n_valid, n_bins, remix=0.0, gain_db=0.0, seed=0,
+                 context_strides=(1,)):
         self.paths = list(paths)
         self.n_sources, self.F = len(self.paths), int(n_bins)
         self.n_seq = len(n_valid)
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self._fds = None
-        self._init_sampling(n_valid, remix, gain_db, seed)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides)
 
     def _context(self, s, seq, t):
         if self._fds is None:
             self._fds = [os.open(p, os.O_RDONLY) for p in self.paths]
         fd, row_bytes = self._fds[s], self.F * 8
         rows = self._rows(seq, t)
+        if self.context_strides != (1,):  # rows far apart: one read per row
+            out = np.empty((rows.shape[0], rows.shape[1], self.F), np.complex64)
+            raw = out.view(np.uint8).reshape(rows.shape[0], rows.shape[1], -1)
+            first = (torch.from_numpy(self.offsets)[seq][:, None] + rows).tolist()
+            for b, row_list in enumerate(first):
+                for k, r in enumerate(row_list):
+                    if os.preadv(fd, [raw[b, k]], r * row_bytes) != row_bytes:
+                        raise OSError(f"short read from the frame cache {self.paths[s]}")
+            return torch.from_numpy(out)
         lo = rows[:, 0]
         n_rows = (rows[:, 2] - lo + 1).tolist()
         cur = (t - lo).tolist()
@@ -248,7 +263,7 @@ def _write_frame_cache(X, y, groups, n_sources, tmpdir, check):
 _SILENT = "the mixtures are silent (all-zero spectrogram); nothing to learn from"
 
 
-def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed):
+def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, context_strides=(1,)):
     """Training and validation :class:`FrameDataset` (None without validation tracks).
 
     The targets come from the very STFT that made the mixture spectrogram ``X``.
@@ -264,12 +279,13 @@ def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed):
         data = Y[tracks].transpose(1, 0, 2, 4, 3).reshape(S, len(tracks) * C, T, F)
         return FrameDataset(torch.from_numpy(np.ascontiguousarray(data)), np.repeat(lengths[tracks], C),
                              remix=remix if train else 0.0, gain_db=gain_db if train else 0.0,
-                             seed=seed + (0 if train else 1))
+                             seed=seed + (0 if train else 1), context_strides=context_strides)
 
     return make(train_tracks, True), make(valid_tracks, False) if len(valid_tracks) else None, C, F
 
 
-def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *, remix, gain_db, seed):
+def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *, remix, gain_db, seed,
+                   context_strides=(1,)):
     """Like :func:`_memory_datasets` with :class:`_DiskFrameDataset` files in ``tmpdir``.
 
     The source STFTs are computed one track at a time (``check(i, spec)``
@@ -279,8 +295,10 @@ def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *
     cached, C, F, heard = _write_frame_cache(X, y, groups, n_sources, tmpdir, check)
     if not heard:
         raise ValueError(_SILENT)
-    train = _DiskFrameDataset(*cached["train"], F, remix=remix, gain_db=gain_db, seed=seed)
-    valid = _DiskFrameDataset(*cached["valid"], F, seed=seed + 1) if len(valid_tracks) else None
+    train = _DiskFrameDataset(*cached["train"], F, remix=remix, gain_db=gain_db, seed=seed,
+                              context_strides=context_strides)
+    valid = (_DiskFrameDataset(*cached["valid"], F, seed=seed + 1, context_strides=context_strides)
+             if len(valid_tracks) else None)
     return train, valid, C, F
 
 
