@@ -65,6 +65,12 @@ numpydoc_class_members_toctree = False
 numpydoc_show_inherited_class_members = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
+# numpydoc's validation on every documented object (warnings are errors under -W):
+# every parameter documented and none unknown, with types and descriptions, and every
+# return value described. Extended summaries, See Also and Examples sections are not
+# required of each method.
+numpydoc_validation_checks = {"PR01", "PR02", "PR03", "PR04", "PR06", "PR10", "RT01", "RT03", "YD01"}
+numpydoc_validation_exclude = {r"\.extra_repr$", r"\.__init__$"}
 
 # -- HTML ----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"

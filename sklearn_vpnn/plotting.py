@@ -70,6 +70,7 @@ def plot_separation(mixture, estimates, sample_rate, sources=("drums", "accompan
     Returns
     -------
     matplotlib.figure.Figure
+        The figure (mixture spectrogram, masks and separated spectrograms).
 
     Examples
     --------

@@ -76,5 +76,11 @@ class LazyTracks:
         return f"<LazyTracks: {len(self)} {what}, decoded on demand>"
 
     def compute(self):
-        """Decode every track: an ndarray when all have one shape, else a list."""
+        """Decode every track.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            An ndarray when all tracks have one shape, else a list.
+        """
         return _stack_or_list(list(self))

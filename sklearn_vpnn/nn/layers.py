@@ -141,6 +141,9 @@ def vector_product_linear(input, weight, bias=None, component_dim=-1, _pairs=Non
         Shape ``(out_units, 3)``.
     component_dim : {-1, -2}, default=-1
         Position of the component axis of ``input`` and of the result.
+    _pairs : torch.Tensor or None, default=None
+        Internal: the weight blocks already stacked (a layer's inference cache);
+        None stacks them from ``weight``.
 
     Returns
     -------

@@ -312,7 +312,13 @@ class LazySpectrogram(_SpectrogramBase):
         return np.array([n_frames(n, **self.params) for n in self.lengths], dtype=np.int64)
 
     def compute(self):
-        """The whole :class:`~sklearn_vpnn.Spectrogram` (decodes and holds every track)."""
+        """Decode and transform every track.
+
+        Returns
+        -------
+        Spectrogram
+            The whole spectrogram (separated, when this one separates), in memory.
+        """
         spec = STFT(**self.params).transform(list(self.tracks))
         return spec if self.separate is None else self.separate(spec)
 
