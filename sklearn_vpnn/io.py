@@ -63,6 +63,22 @@ def _resample(audio, orig_sr, target_sr):
     return np.ascontiguousarray(out).reshape(lead + (out.shape[-1],))
 
 
+def _decode_error(path, exc):
+    """The AudioFileError for a file libsndfile could not open or decode; names the file.
+
+    libsndfile's MP3 reader says "File does not exist or is not a regular file" for
+    bytes it cannot parse; for a regular file that exists that is replaced by what it
+    means: the content is not audio libsndfile can decode.
+    """
+    why = getattr(exc, "error_string", None) or str(exc).strip() or type(exc).__name__
+    if "does not exist or is not a regular file" in why and Path(path).is_file():
+        why = "its content is not audio in a format libsndfile can decode (corrupt or mislabelled?)"
+    hint = ""
+    if Path(path).name.lower().endswith(".mp4"):
+        hint = " (MP4/stem files are not supported here; read MUSDB18 with load_musdb)"
+    return AudioFileError(f"Could not read audio file {str(path)!r}: {why}{hint}")
+
+
 def _check_input_path(path):
     """Return ``path`` as a Path if it names an existing file, else raise."""
     path = Path(os.fspath(path)).expanduser()
@@ -93,13 +109,8 @@ def _read_audio(path, offset=0.0, duration=None):
                     )
                 f.seek(start)
             data = f.read(frames=frames, dtype="float32", always_2d=True)
-    except sf.SoundFileError as exc:  # LibsndfileError and friends
-        hint = ""
-        if path.name.lower().endswith(".mp4"):
-            hint = " (MP4/stem files are not supported here; read MUSDB18 with load_musdb)"
-        raise AudioFileError(f"Could not read audio file {str(path)!r}: {exc}{hint}") from exc
-    except (RuntimeError, EOFError) as exc:
-        raise AudioFileError(f"Could not read audio file {str(path)!r}: {exc}") from exc
+    except (sf.SoundFileError, RuntimeError, EOFError) as exc:  # LibsndfileError and friends
+        raise _decode_error(path, exc) from exc
     return np.ascontiguousarray(data.T), sample_rate
 
 

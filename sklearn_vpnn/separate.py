@@ -3,20 +3,31 @@
 The library side of ``sklearn-vpnn separate`` (what Open-Unmix keeps in its
 ``predict.py``); :mod:`sklearn_vpnn.cli` only parses options and reports.
 
-* :func:`load_model` reads a model file, a :mod:`joblib` dump of a fitted
-  ``Pipeline(STFT(sample_rate=...), VPNNSeparator(...), InverseSTFT())``, into a
-  :class:`Model`, optionally moving the network to a device;
+* :func:`open_model` opens a model file into a :class:`Model`: the safe format of
+  :func:`sklearn_vpnn.save_model` (``.safetensors``; loading runs no code), the
+  model bundled with the package when no path is given, or, only with
+  ``allow_pickle=True``, a :mod:`joblib`/pickle dump (**a pickle runs any code it
+  carries while it loads**: only for files you trust);
 * :func:`separate_file` separates an audio file of any length, rate and channel
   count into ``OUTDIR/<input stem>/<source>.<format>`` with bounded memory: the
   input is read in blocks, resampled to the model's rate in a stream, separated
   chunk by chunk (:func:`sklearn_vpnn.chunking.iter_separate`), resampled back
   and each stem written block by block;
-* :func:`separate_array` does the same for an in-memory signal.
+* :func:`separate_array` does the same for an in-memory signal;
+* :func:`plan_outputs` says where the outputs of several inputs go, refusing
+  plans in which an output would replace an input, leave the output folder, or
+  collide with another input's.
+
+Nothing the input holds is lost to resampling: when the file's rate differs from
+the model's, whatever the round trip to the model's rate and back cannot carry
+(everything above half the model's rate, for a file of a higher rate) is added to
+the accompaniment (the source named ``"accompaniment"``, else the last), so the
+sources still add up to the input.
 
 Examples
 --------
->>> from sklearn_vpnn.separate import load_model, separate_file
->>> model = load_model("drums.joblib")  # doctest: +SKIP
+>>> from sklearn_vpnn.separate import open_model, separate_file
+>>> model = open_model("drums.safetensors")  # doctest: +SKIP
 >>> paths = separate_file(model, "song.mp3", "separated")  # doctest: +SKIP
 >>> paths["drums"]  # doctest: +SKIP
 PosixPath('separated/song/drums.wav')
@@ -25,160 +36,18 @@ PosixPath('separated/song/drums.wav')
 import os
 import sys
 import tempfile
-import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CLIError", "Model", "load_model", "separate_file", "separate_array", "output_paths"]
+from ._model_files import DEFAULT_SAMPLE_RATE, CLIError, Model, open_model  # noqa: F401
 
-DEFAULT_SAMPLE_RATE = 44100  # assumed for model files that do not record their rate
-_BLOCK = 1 << 17  # frames per read/write block when streaming files
-
-
-class CLIError(Exception):
-    """A failure explained in one line (no traceback unless ``--debug``).
-
-    Raised by :func:`load_model` for unusable model files, and by the
-    ``sklearn-vpnn`` commands; :func:`sklearn_vpnn.cli.main` prints its message as
-    one ``sklearn-vpnn: error: ...`` line.
-    """
+__all__ = ["CLIError", "Model", "open_model", "separate_file", "separate_array", "output_paths",
+           "plan_outputs"]
 
 
 # --------------------------------------------------------------------------- #
-# model files
-# --------------------------------------------------------------------------- #
-class Model:
-    """A loaded model file: the pipeline and what separating with it needs to know.
-
-    Parameters
-    ----------
-    pipeline : Pipeline
-        The fitted ``STFT -> separator -> InverseSTFT`` pipeline.
-    separator : estimator
-        Its fitted separator step (with ``sources_``).
-    stft : STFT or None
-        Its STFT step.
-    sample_rate : int
-        The rate (Hz) the model works at.
-    path : Path
-        The file it was loaded from.
-
-    Attributes
-    ----------
-    sources : tuple of str
-        The separator's ``sources_``.
-    """
-
-    def __init__(self, pipeline, separator, stft, sample_rate, path):
-        self.pipeline = pipeline
-        self.separator = separator
-        self.stft = stft
-        self.sources = tuple(separator.sources_)
-        self.sample_rate = sample_rate
-        self.path = path
-
-
-def load_model(path, device=None):
-    """Load a model file saved by ``sklearn-vpnn train`` (or any joblib'd pipeline).
-
-    Parameters
-    ----------
-    path : str or path-like
-        Joblib file of a fitted ``STFT -> separator -> InverseSTFT`` pipeline.
-    device : {"cpu", "cuda", "cuda:N", "auto"} or None
-        Move the separator's network there (None leaves it where it is).
-
-    Returns
-    -------
-    Model
-        With ``pipeline``, ``separator``, ``stft``, ``sources``, ``sample_rate``.
-
-    Raises
-    ------
-    CLIError
-        Missing file, not a joblib file, an unfitted pipeline, an object that is
-        not a separation pipeline, or a device that is unknown or not available.
-    """
-    path = Path(os.fspath(path)).expanduser()
-    if not path.exists():
-        raise CLIError(f"model file not found: {path}")
-    if path.is_dir():
-        raise CLIError(f"model file {path} is a directory")
-    import joblib
-
-    try:
-        obj = joblib.load(path)
-    except Exception as exc:  # pickle/joblib raise many types for garbage files
-        raise CLIError(
-            f"cannot load model file {path}: not a joblib model file "
-            f"({type(exc).__name__}: {str(exc).strip() or 'unreadable'})"
-        ) from exc
-    steps = getattr(obj, "steps", None)
-    if steps is None or not hasattr(obj, "transform"):
-        raise CLIError(
-            f"model file {path} holds a {type(obj).__name__}, not a separation pipeline "
-            "(STFT -> separator -> InverseSTFT); make one with `sklearn-vpnn train`"
-        )
-    objs = [s for _, s in steps]
-    separators = [s for s in objs if hasattr(s, "sources_")]
-    from sklearn.exceptions import NotFittedError
-
-    if not separators:
-        if any(hasattr(s, "sources") and hasattr(s, "fit") for s in objs):
-            err = NotFittedError(f"the pipeline in model file {path} is not fitted; fit it before saving")
-            raise CLIError(f"{err} (sklearn NotFittedError)") from err
-        raise CLIError(
-            f"model file {path} holds a pipeline without a separator step "
-            f"(steps: {', '.join(type(s).__name__ for s in objs)})"
-        )
-    separator = separators[0]
-    from sklearn.utils.validation import check_is_fitted
-
-    try:
-        check_is_fitted(separator)
-    except NotFittedError as exc:
-        raise CLIError(f"the separator in model file {path} is not fitted: {exc}") from exc
-    stft = next((s for s in objs if hasattr(s, "n_fft") and hasattr(s, "sample_rate")), None)
-    sample_rate = getattr(stft, "sample_rate", None)
-    if sample_rate is None:
-        warnings.warn(
-            f"model file {path} does not record its sample rate (STFT sample_rate=None); "
-            f"assuming {DEFAULT_SAMPLE_RATE} Hz",
-            UserWarning,
-            stacklevel=2,
-        )
-        sample_rate = DEFAULT_SAMPLE_RATE
-    if device is not None:
-        try:
-            _move_to_device(separator, device)
-        except ValueError as exc:
-            raise CLIError(str(exc)) from exc
-    return Model(obj, separator, stft, int(sample_rate), path)
-
-
-def _move_to_device(separator, device):
-    """Run a fitted separator's network on ``device`` ("cpu", "cuda", "cuda:N", "auto").
-
-    The device is resolved and checked by the separator's own rule (the one ``fit``
-    uses; ValueError for an unknown device or CUDA that is not there); the
-    separator's ``device`` parameter, its skorch net and the module follow.
-    """
-    from .separator._estimators import _resolve_device
-
-    if "device" not in separator.get_params(deep=False):
-        return  # not a separator of this package: nothing to move
-    resolved = _resolve_device(device)
-    separator.set_params(device=device)
-    net = getattr(separator, "net_", None)
-    if net is not None:
-        net.device = resolved
-        net.module_.to(resolved)  # transform uses the device of the module's parameters
-
-
-# --------------------------------------------------------------------------- #
-# chunks and lengths
+# chunks, lengths, the band the model cannot hear
 # --------------------------------------------------------------------------- #
 def _chunk_samples(chunk_seconds, overlap_seconds, sample_rate):
     """Chunk and crossfade lengths in samples at ``sample_rate`` (overlap < chunk)."""
@@ -198,13 +67,19 @@ def _fit_length(x, n):
     return np.pad(x, pad)
 
 
+def _residual_index(sources):
+    """The source that gets what the model's rate cannot carry: accompaniment, else the last."""
+    sources = tuple(sources)
+    return sources.index("accompaniment") if "accompaniment" in sources else len(sources) - 1
+
+
 def separate_array(model, audio, sample_rate, chunk_seconds=30.0, overlap_seconds=1.0):
     """Separate an in-memory signal, resampled to the model's rate and back.
 
     Parameters
     ----------
     model : Model
-        From :func:`load_model`.
+        From :func:`open_model`.
     audio : array-like of shape (n_channels, n_samples) or (n_samples,)
         The mixture.
     sample_rate : int
@@ -218,7 +93,10 @@ def separate_array(model, audio, sample_rate, chunk_seconds=30.0, overlap_second
     -------
     ndarray of shape (n_sources, n_channels, n_samples), float32
         The sources in the order of ``model.sources``, at ``sample_rate`` and
-        exactly as long as ``audio``.
+        exactly as long as ``audio``. When ``sample_rate`` differs from the
+        model's, what resampling to the model's rate and back loses (the band
+        above half the model's rate) is added to the accompaniment (the source
+        ``"accompaniment"``, else the last), so nothing of ``audio`` vanishes.
     """
     from ._validation import check_sample_rate
     from .chunking import separate_long
@@ -226,159 +104,41 @@ def separate_array(model, audio, sample_rate, chunk_seconds=30.0, overlap_second
 
     sample_rate = check_sample_rate(sample_rate)
     audio = np.asarray(audio, np.float32)
+    if audio.size and not np.all(np.isfinite(audio)):
+        raise ValueError("audio holds NaN or infinite samples; it cannot be separated")
     x = _resample(audio, sample_rate, model.sample_rate)
     chunk, overlap = _chunk_samples(chunk_seconds, overlap_seconds, model.sample_rate)
     est = separate_long(model.pipeline, x, chunk, overlap)
-    return np.stack([_fit_length(_resample(e, model.sample_rate, sample_rate), audio.shape[-1])
-                     for e in est])
+    n = audio.shape[-1]
+    out = np.stack([_fit_length(_resample(e, model.sample_rate, sample_rate), n) for e in est])
+    if sample_rate != model.sample_rate:
+        low = _fit_length(_resample(x, model.sample_rate, sample_rate), n)
+        out[_residual_index(model.sources)] += audio - low
+    return out
 
 
 # --------------------------------------------------------------------------- #
-# reading and writing files in blocks
+# where outputs go
 # --------------------------------------------------------------------------- #
-def _open_input(path):
-    """An open :class:`soundfile.SoundFile` on ``path``; errors name the file."""
-    import soundfile as sf
-
-    from .io import AudioFileError
-
-    path = Path(os.fspath(path)).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(2, "input file not found", str(path))
-    if path.is_dir():
-        raise IsADirectoryError(21, "input is a directory, not an audio file", str(path))
-    try:
-        f = sf.SoundFile(str(path))
-    except (sf.SoundFileError, RuntimeError) as exc:
-        raise AudioFileError(f"cannot read audio file {str(path)!r}: {exc}") from exc
-    if f.frames <= 0:
-        f.close()
-        raise AudioFileError(f"audio file {str(path)!r} holds no samples")
-    return f
+def _folder_name(input_path):
+    """The output folder of an input: its stem; its whole name when the stem is only dots."""
+    name = Path(os.fspath(input_path)).name
+    stem = Path(name).stem
+    if not stem.strip("."):  # "...wav" has stem "..", "..wav" has ".": they would leave OUTDIR
+        stem = name
+    if not stem.strip("."):
+        raise ValueError(f"cannot name an output folder after the input {str(input_path)!r}")
+    return stem
 
 
-def _read_block(f, start, stop):
-    """Samples ``[start, stop)`` of an open SoundFile, ``(n_channels, n)`` float32."""
-    f.seek(start)
-    data = f.read(frames=stop - start, dtype="float32", always_2d=True)
-    if data.shape[0] < stop - start:  # some decoders report a few frames too many
-        data = np.concatenate([data, np.zeros((stop - start - data.shape[0], data.shape[1]), np.float32)])
-    return np.ascontiguousarray(data.T)
-
-
-def _wav_format(n_frames, n_channels):
-    # plain WAV headers stop at 4 GiB; RF64 is WAV's 64-bit extension
-    return "RF64" if n_frames * n_channels * 4 > 0xFFFF0000 else "WAV"
-
-
-def _resample_to_file(f, in_sr, out_sr, tmp_path):
-    """Stream ``f`` resampled to ``out_sr`` into a float WAV; return its frame count."""
-    import soundfile as sf
-    import soxr
-
-    n_ch = f.channels
-    expected = int(round(f.frames * out_sr / in_sr))
-    rs = soxr.ResampleStream(in_sr, out_sr, n_ch, dtype="float32", quality="HQ")
-    written = 0
-    f.seek(0)
-    with sf.SoundFile(str(tmp_path), "w", samplerate=out_sr, channels=n_ch,
-                      format=_wav_format(expected, n_ch), subtype="FLOAT") as out:
-        while True:
-            block = f.read(frames=_BLOCK, dtype="float32", always_2d=True)
-            last = block.shape[0] < _BLOCK
-            y = rs.resample_chunk(np.ascontiguousarray(block), last=last)
-            if len(y):
-                out.write(y)
-                written += len(y)
-            if last:
-                break
-    return written
-
-
-class _SourceWriter:
-    """Writes one source incrementally at the input's rate, exactly ``n_frames`` long."""
-
-    def __init__(self, path, fmt, n_frames, sample_rate, n_channels, model_sr, overwrite):
-        import soundfile as sf
-
-        self.path, self.fmt, self.n_frames = path, fmt, n_frames
-        self.sample_rate, self.n_channels, self.overwrite = sample_rate, n_channels, overwrite
-        self.tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:10]}.part"
-        # WAV is written as float (never clips); FLAC is integer, so write float first,
-        # then rescale if needed when converting
-        self.float_tmp = self.tmp if fmt == "wav" else self.tmp.with_suffix(".float.part")
-        self.file = sf.SoundFile(str(self.float_tmp), "w", samplerate=sample_rate, channels=n_channels,
-                                 format=_wav_format(n_frames, n_channels), subtype="FLOAT")
-        self.written = 0
-        self.peak = 0.0
-        self.rs = None
-        if model_sr != sample_rate:
-            import soxr
-
-            self.rs = soxr.ResampleStream(model_sr, sample_rate, n_channels, dtype="float32", quality="HQ")
-
-    def _put(self, frames):
-        frames = frames[: max(0, self.n_frames - self.written)]
-        if len(frames):
-            self.file.write(frames)
-            self.written += len(frames)
-            self.peak = max(self.peak, float(np.max(np.abs(frames))))
-
-    def write(self, block, last=False):
-        """``block``: (n_channels, n) at the model's rate."""
-        frames = np.ascontiguousarray(block.T, dtype=np.float32)
-        if self.rs is not None:
-            frames = self.rs.resample_chunk(frames, last=last)
-        self._put(frames)
-
-    def close(self):
-        import soundfile as sf
-
-        if self.written < self.n_frames:  # resampler round-off: pad the last few frames
-            self._put(np.zeros((self.n_frames - self.written, self.n_channels), np.float32))
-        self.file.close()
-        if self.fmt == "flac":
-            scale = 1.0
-            if self.peak > 1.0:
-                scale = 1.0 / self.peak
-                warnings.warn(
-                    f"peak {self.peak:.4g} > 1.0 would clip in FLAC file {str(self.path)!r}; "
-                    f"scaling the audio by 1/{self.peak:.4g} (use --format wav to keep levels)",
-                    UserWarning, stacklevel=2,
-                )
-            with sf.SoundFile(str(self.float_tmp)) as src, sf.SoundFile(
-                str(self.tmp), "w", samplerate=self.sample_rate, channels=self.n_channels,
-                format="FLAC", subtype="PCM_24"
-            ) as dst:
-                for block in src.blocks(blocksize=_BLOCK, dtype="float32", always_2d=True):
-                    dst.write(np.clip(block * scale, -1.0, 1.0))
-            self.float_tmp.unlink()
-        if not self.overwrite and self.path.exists():
-            raise FileExistsError(17, "output appeared while separating; not replaced", str(self.path))
-        os.replace(self.tmp, self.path)
-
-    def discard(self):
-        try:
-            self.file.close()
-        except Exception:
-            pass
-        for p in {self.tmp, self.float_tmp}:
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-
-
-# --------------------------------------------------------------------------- #
-# separating files
-# --------------------------------------------------------------------------- #
 def output_paths(input_path, outdir, sources, fmt):
     """Where :func:`separate_file` writes: ``{source: OUTDIR/<input stem>/<source>.<fmt>}``.
 
     Parameters
     ----------
     input_path : str or path-like
-        The input file (only its stem is used: ``song.wav`` -> ``song``).
+        The input file (only its name is used: ``song.wav`` -> ``song``; a name
+        whose stem is only dots, such as ``...wav``, names the folder whole).
     outdir : str or path-like
         The output folder.
     sources : sequence of str
@@ -389,7 +149,7 @@ def output_paths(input_path, outdir, sources, fmt):
     Returns
     -------
     dict
-        ``{source: Path}``.
+        ``{source: Path}``, every path inside ``OUTDIR/<folder>/``.
 
     Examples
     --------
@@ -397,8 +157,110 @@ def output_paths(input_path, outdir, sources, fmt):
     >>> {s: str(p) for s, p in output_paths("in/song.mp3", "out", ["drums"], "wav").items()}
     {'drums': 'out/song/drums.wav'}
     """
-    stem = Path(os.fspath(input_path)).stem
-    return {s: Path(outdir) / stem / f"{s}.{fmt}" for s in sources}
+    folder = Path(outdir) / _folder_name(input_path)
+    return {s: folder / f"{s}.{fmt}" for s in sources}
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def plan_outputs(inputs, outdir, sources, fmt):
+    """Output paths of every input, after checking that the plan destroys nothing.
+
+    Parameters
+    ----------
+    inputs : sequence of str or path-like
+        The input files.
+    outdir : str or path-like
+        The output folder.
+    sources : sequence of str
+        Sources to write.
+    fmt : str
+        File extension without the dot.
+
+    Returns
+    -------
+    list of dict
+        ``{source: Path}`` per input, as :func:`output_paths` gives them.
+
+    Raises
+    ------
+    ValueError
+        One line naming the problem, whatever ``overwrite`` would say: a file given
+        twice; two inputs whose outputs would land in the same folder (e.g.
+        ``a/song.wav`` and ``b/song.flac``); an output that is (or links to) an
+        input; an output folder that resolves outside ``outdir`` (a link).
+    """
+    inputs = [Path(os.fspath(p)).expanduser() for p in inputs]
+    for i, a in enumerate(inputs):
+        for b in inputs[:i]:
+            if _same_file(a, b):
+                raise ValueError(f"{b} is given twice (as {b} and {a}): a duplicate input; give "
+                                 "each file once")
+    plans = [output_paths(p, outdir, sources, fmt) for p in inputs]
+    folders = {}
+    for inp, paths in zip(inputs, plans):
+        folder = next(iter(paths.values())).parent
+        other = folders.setdefault(os.path.normcase(os.path.abspath(folder)), inp)
+        if other is not inp:
+            raise ValueError(f"inputs {other} and {inp} would both write to {folder}/, one replacing "
+                             "the other; rename one, or separate them in runs with different -o")
+    root = os.path.realpath(outdir)
+    for inp, paths in zip(inputs, plans):
+        for out in paths.values():
+            victim = next((p for p in inputs if out.exists() and _same_file(out, p)), None)
+            if victim is not None:
+                raise ValueError(f"output {out} of {inp} is the input {victim} (or a link to it); "
+                                 "it is never replaced: choose another -o")
+            real = os.path.realpath(out)
+            if os.path.commonpath([root, real]) != root:
+                raise ValueError(f"output {out} of {inp} resolves to {real}, outside the output "
+                                 f"folder {outdir}; not writing there")
+    return plans
+
+
+# --------------------------------------------------------------------------- #
+# separating files
+# --------------------------------------------------------------------------- #
+def _check_sources(model, sources):
+    sources = model.sources if sources is None else tuple(sources)
+    if not sources:
+        raise ValueError(f"no source to write; the model separates {', '.join(model.sources)}")
+    unknown = [s for s in sources if s not in model.sources]
+    if unknown:
+        raise ValueError(f"unknown source(s) {', '.join(unknown)}; the model separates "
+                         f"{', '.join(model.sources)}")
+    twice = sorted({s for s in sources if sources.count(s) > 1})
+    if twice:
+        raise ValueError(f"source(s) {', '.join(twice)} named more than once")
+    return sources
+
+
+def _make_folder(folder):
+    """Create ``folder`` (and missing parents); return the folders created, deepest first."""
+    missing = []
+    p = Path(folder)
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(20, "output folder exists and is not a folder", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(13, "output folder is not writable", str(folder))
+    return missing
+
+
+def _remove_empty(folders):
+    for p in folders:  # deepest first; a folder that is not empty stays
+        try:
+            p.rmdir()
+        except OSError:
+            break
 
 
 def separate_file(model, input_path, outdir="separated", fmt="wav", sources=None, overwrite=False,
@@ -409,21 +271,29 @@ def separate_file(model, input_path, outdir="separated", fmt="wav", sources=None
     stream if needed, separated chunk by chunk (:func:`sklearn_vpnn.chunking.
     iter_separate`), resampled back to the input's rate and written block by
     block, so memory stays bounded whatever the length. Every channel is
-    separated.
+    separated. When the input's rate differs from the model's, what the model's
+    rate cannot carry (the band above half its rate) is added to the
+    accompaniment (see :func:`separate_array`).
+
+    Nothing is lost: an output that is (or links to) the input, or that would
+    resolve outside ``outdir``, is refused whatever ``overwrite`` says; each output
+    is written to a hidden ``.part`` file renamed into place when complete; on an
+    error or an interruption the partial files, the temporary resampled input
+    and the folders this call created are removed.
 
     Parameters
     ----------
     model : Model or str
-        From :func:`load_model`, or a model file path.
+        From :func:`open_model`, or the path of a safe model file.
     input_path : str or path-like
         Any file libsndfile reads (WAV, FLAC, OGG, MP3...), any rate and channels.
     outdir : str or path-like, default="separated"
         Output folder; ``OUTDIR/<input stem>/`` is created.
     fmt : {"wav", "flac"}, default="wav"
         WAV is written as 32-bit float; FLAC as 24-bit integers (rescaled, with a
-        warning, if the peak exceeds 1).
+        warning, if the peak exceeds 1; at most 8 channels).
     sources : sequence of str, default=None
-        Sources to write; None writes all the model's sources.
+        Sources to write, each once; None writes all the model's sources.
     overwrite : bool, default=False
         Replace existing outputs; otherwise :class:`FileExistsError` before any work.
     chunk_seconds : float, default=30.0
@@ -438,60 +308,90 @@ def separate_file(model, input_path, outdir="separated", fmt="wav", sources=None
     dict
         ``{source: output path}``.
     """
+    from ._streams import FLAC_MAX_CHANNELS, _open_input
     from ._validation import check_choice
-    from .chunking import _n_chunks, iter_separate
 
     if not isinstance(model, Model):
-        model = load_model(model)
+        model = open_model(model)
     check_choice(fmt, "format", ("wav", "flac"))
-    sources = model.sources if sources is None else tuple(sources)
-    unknown = [s for s in sources if s not in model.sources]
-    if unknown:
-        raise ValueError(f"unknown source(s) {unknown}; the model separates {list(model.sources)}")
+    sources = _check_sources(model, sources)
     chunk, overlap = _chunk_samples(chunk_seconds, overlap_seconds, model.sample_rate)
-    idx = [model.sources.index(s) for s in sources]
-    paths = output_paths(input_path, outdir, sources, fmt)
+    paths = plan_outputs([input_path], outdir, sources, fmt)[0]
+    folders = [str(p) for p in paths.values() if p.is_dir()]
+    if folders:
+        raise IsADirectoryError(21, f"output is a folder, not a file; not replaced: {', '.join(folders)}",
+                                str(input_path))
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(17, f"outputs exist, not overwritten (use --force): {', '.join(existing)}",
                               str(input_path))
     f = _open_input(input_path)
-    tmpdir = None
+    try:
+        if fmt == "flac" and f.channels > FLAC_MAX_CHANNELS:
+            raise ValueError(f"{input_path} has {f.channels} channels but FLAC holds at most "
+                             f"{FLAC_MAX_CHANNELS}; use --format wav (fmt='wav')")
+        created = _make_folder(next(iter(paths.values())).parent)
+    except BaseException:
+        f.close()
+        raise
+    done = False
+    try:
+        out = _separate_open_file(model, f, input_path, paths, sources, fmt, overwrite, chunk, overlap,
+                                  progress)
+        done = True
+        return out
+    finally:
+        if not done:
+            _remove_empty(created)
+
+
+def _separate_open_file(model, f, input_path, paths, sources, fmt, overwrite, chunk, overlap, progress):
+    """The body of :func:`separate_file` once the input is open and the folder exists."""
+    import soundfile as sf
+    from tqdm.auto import tqdm
+
+    from ._streams import _BandResidual, _BlockReader, _resample_to_file, _SourceWriter
+    from .chunking import _n_chunks, iter_separate
+
+    name = str(input_path)
+    tmpdir = residual = None
     writers = []
     try:
         in_sr, n_ch, n_frames = int(f.samplerate), int(f.channels), int(f.frames)
         model_sr = model.sample_rate
         stem_dir = next(iter(paths.values())).parent
-        stem_dir.mkdir(parents=True, exist_ok=True)
         if in_sr == model_sr:
-            src, n = f, n_frames
+            n = n_frames
         else:
             tmpdir = Path(tempfile.mkdtemp(prefix=".sklearn-vpnn-", dir=stem_dir))
             tmp_in = tmpdir / "input.wav"
-            n = _resample_to_file(f, in_sr, model_sr, tmp_in)
+            n = _resample_to_file(f, in_sr, model_sr, tmp_in, name)
             f.close()
-            import soundfile as sf
-
-            src = f = sf.SoundFile(str(tmp_in))
-        writers = [_SourceWriter(paths[s], fmt, n_frames, in_sr, n_ch, model_sr, overwrite) for s in sources]
-        from tqdm.auto import tqdm
-
+            f = sf.SoundFile(str(tmp_in))
+            if model.sources[_residual_index(model.sources)] in sources:
+                residual = _BandResidual(input_path, tmp_in, in_sr, model_sr, n_ch)
+        res_source = model.sources[_residual_index(model.sources)]
+        idx = [model.sources.index(s) for s in sources]
+        writers = [_SourceWriter(paths[s], fmt, n_frames, in_sr, n_ch, model_sr, overwrite,
+                                 residual=residual if s == res_source else None) for s in sources]
         with tqdm(total=_n_chunks(model.pipeline, n, chunk, overlap), unit="chunk", file=sys.stderr,
                   desc=Path(os.fspath(input_path)).name, disable=not progress, leave=False) as bar:
-            blocks = iter_separate(model.pipeline, lambda a, b: _read_block(src, a, b), n, chunk,
-                                   overlap, progress=bar.update)
+            blocks = iter_separate(model.pipeline, _BlockReader(f, name), n, chunk, overlap,
+                                   progress=bar.update)
             for start, block in blocks:
                 last = start + block.shape[-1] >= n
                 for w, i in zip(writers, idx):
                     w.write(block[i], last=last)
-        for w in writers:
-            w.close()
-        writers = []
+        while writers:
+            writers[0].close()
+            writers.pop(0)
         return paths
     finally:
         for w in writers:
             w.discard()
         f.close()
+        if residual is not None:
+            residual.close()
         if tmpdir is not None:
             import shutil
 
