@@ -2,9 +2,11 @@
 
 :class:`TimeBudget` stops training after ``max_time`` seconds, :class:`WeightAveraging`
 keeps an exponential moving average of the weights, :class:`BestCheckpoint` keeps the
-best epoch; :func:`make_callbacks` puts together the callbacks of one fit.
+best epoch, :class:`FiniteLoss` stops a diverging training with an error;
+:func:`make_callbacks` puts together the callbacks of one fit.
 """
 
+import math
 import time
 import warnings
 
@@ -12,7 +14,8 @@ import torch
 from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler, ProgressBar
 from skorch.utils import noop
 
-__all__ = ["TimeBudget", "WeightAveraging", "BestCheckpoint", "make_callbacks"]
+__all__ = ["TimeBudget", "WeightAveraging", "BestCheckpoint", "FiniteLoss", "TrainingDivergedError",
+           "make_callbacks"]
 
 # the learning rate is multiplied by _LR_FACTOR when the monitored loss has not
 # improved for _LR_PATIENCE epochs (ReduceLROnPlateau)
@@ -111,6 +114,45 @@ class BestCheckpoint(Checkpoint):
             )
 
 
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a NaN or infinite loss or weights (a :class:`FloatingPointError`)."""
+
+
+class FiniteLoss(Callback):
+    """Stop training with :class:`TrainingDivergedError` once a loss or the weights stop being finite.
+
+    Checks the loss of every training batch, the validation loss of every epoch
+    and, when training ends, the weights the model keeps (after the weight average
+    or the best epoch is restored). The message names the epoch and the learning
+    rate, the usual cause: a diverged model never reaches ``transform``, where its
+    NaN masks would look like bad input.
+    """
+
+    @staticmethod
+    def _fail(net, what):
+        raise TrainingDivergedError(
+            f"training diverged: {what} in epoch {len(net.history)} (learning rate lr={net.lr:g}); "
+            "a smaller lr (the default is 1e-3) usually fixes it"
+        )
+
+    def on_batch_end(self, net, batch=None, training=True, loss=None, **kwargs):
+        if training and loss is not None:
+            value = loss.item() if torch.is_tensor(loss) else float(loss)
+            if not math.isfinite(value):
+                self._fail(net, f"the training loss became {value}")
+
+    def on_epoch_end(self, net, **kwargs):
+        valid = net.history[-1].get("valid_loss") if len(net.history) else None
+        if valid is not None and not math.isfinite(valid):
+            self._fail(net, f"the validation loss became {valid}")
+
+    def on_train_end(self, net, **kwargs):
+        with torch.no_grad():
+            bad = [n for n, t in net.module_.named_parameters() if not bool(torch.isfinite(t).all())]
+        if bad:
+            self._fail(net, f"the weights {', '.join(bad[:3])} hold NaN or infinite values")
+
+
 def make_callbacks(*, validation, average, patience, max_time, verbose, dirname):
     """The skorch callbacks of one fit, as ``(name, callback)`` pairs.
 
@@ -156,4 +198,6 @@ def make_callbacks(*, validation, average, patience, max_time, verbose, dirname)
         callbacks.append(("time_budget", TimeBudget(float(max_time))))
     if verbose:
         callbacks.append(("progress", ProgressBar()))
+    # last, so that at train end it checks the weights the model keeps
+    callbacks.append(("finite_loss", FiniteLoss()))
     return callbacks

@@ -45,6 +45,29 @@ def _resolve_device(device):
     return str(dev)
 
 
+#: the STFT parameters that change the features a separator hears
+_STFT_FEATURE_FIELDS = ("n_fft", "hop_length", "window", "center", "sample_rate")
+
+
+def _stft_mismatch(fitted, given):
+    """``"hop_length=256 (fitted with 128), ..."`` for the feature fields that differ, or ``""``.
+
+    A ``sample_rate`` of None (unknown) on either side is not a mismatch; nor is
+    anything when ``fitted`` is empty (nothing recorded).
+    """
+    if not fitted:
+        return ""
+    diffs = []
+    for k in _STFT_FEATURE_FIELDS:
+        a, b = fitted.get(k), given.get(k)
+        a, b = (tuple(v) if isinstance(v, list) else v for v in (a, b))
+        if k == "sample_rate" and (a is None or b is None):
+            continue
+        if a != b:
+            diffs.append(f"{k}={b!r} (fitted with {a!r})")
+    return ", ".join(diffs)
+
+
 class _BaseSeparator(TransformerMixin, BaseEstimator):
     _kind = None
 
@@ -105,7 +128,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
     @staticmethod
     def _check_targets(X, y, sources):
         if y is None:
-            raise ValueError("fit needs the source waveforms y; got y=None")
+            raise ValueError("the separator's fit needs the source waveforms y (n_tracks, n_sources, "
+                             "n_channels, n_samples); got y=None (through a pipeline: pipe.fit(X, y))")
         if len(y) != len(X):
             raise ValueError(f"X holds {len(X)} tracks but y holds {len(y)}")
         n_src = np.asarray(y[0]).shape[0]
@@ -113,7 +137,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             raise ValueError(f"y has {n_src} sources per track but sources={sources!r} names {len(sources)}")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Train the separator.
 
         Parameters
@@ -126,7 +150,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         y : ndarray, list of ndarray or LazyTracks
             Source waveforms ``(n_tracks, n_sources, n_channels, n_samples)``
             (or a list of ``(n_sources, n_channels, n_samples)`` arrays), in the
-            order of ``sources``.
+            order of ``sources``. Required: the default None (what a pipeline
+            passes when ``y`` is left out) is refused with a ValueError.
 
         Returns
         -------
@@ -247,6 +272,10 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
                 f"X has {F} frequency bins but the separator was fitted on {self.n_bins_} "
                 f"(STFT n_fft={self.stft_params_['n_fft']}); use the same STFT settings"
             )
+        mismatch = _stft_mismatch(getattr(self, "stft_params_", None) or {}, X.params)
+        if mismatch:
+            raise ValueError(f"X was made by another STFT than the one the separator was fitted on: "
+                             f"{mismatch}; use the same STFT settings")
         module = self.net_.module_
         module.eval()
         device = next(module.parameters()).device

@@ -6,6 +6,37 @@ from scipy.sparse import issparse
 __all__ = ["as_waveforms"]
 
 _F32_MAX = float(np.finfo(np.float32).max)
+#: Waveforms with more channels than this (or than samples) are refused as channels-last.
+MAX_CHANNELS = 64
+
+
+def _check_channel_axis(shape, what, channel_axis):
+    """Refuse a channels-last array: more channels than samples (and than 2), or than MAX_CHANNELS.
+
+    ``shape[channel_axis]`` is read as channels and ``shape[-1]`` as samples; a 2-D
+    batch of mono tracks (``channel_axis=None``) is refused when its tracks are at
+    most ``MAX_CHANNELS`` samples long and outnumber them more than
+    ``MAX_CHANNELS`` to one, the shape of ``(n_samples, n_channels)`` audio.
+    """
+    n_samples = shape[-1]
+    if channel_axis is None:
+        if n_samples <= MAX_CHANNELS and shape[0] > MAX_CHANNELS * n_samples:
+            raise ValueError(
+                f"{what} has shape {shape}, read as {shape[0]} mono tracks of {n_samples} "
+                "sample(s): that looks like one (n_samples, n_channels) track; arrays are "
+                f"channels first, so pass {what}.T[np.newaxis] (a batch of one track)"
+            )
+        return
+    n_channels = shape[channel_axis]
+    if n_channels > MAX_CHANNELS or n_channels > max(n_samples, 2):  # short stereo is fine
+        why = (f"more than {MAX_CHANNELS} channels" if n_channels > MAX_CHANNELS
+               else "more channels than samples")
+        fix = f"{what}.T" if len(shape) == 2 else f"np.moveaxis({what}, -1, -2)"
+        raise ValueError(
+            f"{what} has shape {shape}, read as {n_channels} channels of {n_samples} sample(s), "
+            f"{why}: waveforms are channels first (n_channels, n_samples); if yours are channels "
+            f"last, pass {fix}"
+        )
 
 
 class _SpectrogramBase:
@@ -69,6 +100,7 @@ def _check_track(track, index, name="X"):
         raise ValueError(f"{what} has no channels (shape {track.shape})")
     if track.shape[1] == 0:
         raise ValueError(f"{what} is empty (0 samples)")
+    _check_channel_axis(track.shape, what, 0)
     _check_finite_real(track, what)
     return track
 
@@ -112,12 +144,14 @@ def _check_waveforms(X, name="X"):
                 f"{name} holds empty tracks: 0 feature(s) (shape={arr.shape}) while a minimum "
                 "of 1 is required (each mono track needs at least one sample)"
             )
+        given = arr.shape
         if arr.ndim == 2:
             arr = arr[:, np.newaxis, :]
         if arr.shape[1] == 0:
             raise ValueError(f"{name} has no channels (shape {arr.shape})")
         if arr.shape[2] == 0:
             raise ValueError(f"{name} holds empty tracks (0 samples, shape {arr.shape})")
+        _check_channel_axis(given, name, None if len(given) == 2 else 1)
         try:
             _check_finite_real(arr, name)
         except ValueError:  # name the first bad track
@@ -155,7 +189,11 @@ def as_waveforms(X, name="X"):
     ------
     ValueError
         If ``X`` is empty, a single 1-D track, has the wrong number of
-        dimensions, holds complex values, NaN/inf, or mixes channel counts.
+        dimensions, holds complex values, NaN/inf, or mixes channel counts; or
+        if it looks channels last: more than ``MAX_CHANNELS`` (64) channels, more
+        channels than samples (beyond stereo), or a 2-D array of more than 64
+        times as many tracks as samples, at most 64 samples each (the message
+        shows the transpose that fixes it).
 
     Examples
     --------
