@@ -195,30 +195,34 @@ def plan_outputs(inputs, outdir, sources, fmt):
         ``a/song.wav`` and ``b/song.flac``); an output that is (or links to) an
         input; an output folder that resolves outside ``outdir`` (a link).
     """
-    inputs = [Path(os.fspath(p)).expanduser() for p in inputs]
+    names = [os.fspath(p) for p in inputs]  # as given, for the messages
+    inputs = [Path(p).expanduser() for p in names]
     for i, a in enumerate(inputs):
-        for b in inputs[:i]:
+        for j, b in enumerate(inputs[:i]):
             if _same_file(a, b):
-                raise ValueError(f"{b} is given twice (as {b} and {a}): a duplicate input; give "
-                                 "each file once")
+                same = names[i] == names[j]
+                raise ValueError(f"{names[j]} is given twice{'' if same else f' (also as {names[i]})'}: "
+                                 "a duplicate input; give each file once")
     plans = [output_paths(p, outdir, sources, fmt) for p in inputs]
     folders = {}
-    for inp, paths in zip(inputs, plans):
+    for i, paths in enumerate(plans):
         folder = next(iter(paths.values())).parent
-        other = folders.setdefault(os.path.normcase(os.path.abspath(folder)), inp)
-        if other is not inp:
-            raise ValueError(f"inputs {other} and {inp} would both write to {folder}/, one replacing "
-                             "the other; rename one, or separate them in runs with different -o")
+        j = folders.setdefault(os.path.normcase(os.path.abspath(folder)), i)
+        if j != i:
+            raise ValueError(f"inputs {names[j]} and {names[i]} would both write to {folder}/, one "
+                             "replacing the other; rename one, or separate them in runs with "
+                             "different -o")
     root = os.path.realpath(outdir)
-    for inp, paths in zip(inputs, plans):
+    for i, paths in enumerate(plans):
         for out in paths.values():
-            victim = next((p for p in inputs if out.exists() and _same_file(out, p)), None)
+            victim = next((j for j, p in enumerate(inputs) if out.exists() and _same_file(out, p)), None)
             if victim is not None:
-                raise ValueError(f"output {out} of {inp} is the input {victim} (or a link to it); "
-                                 "it is never replaced: choose another -o")
+                what = "its own input" if victim == i else f"the input {names[victim]}"
+                raise ValueError(f"output {out} of {names[i]} is {what} (or a link to it); inputs are "
+                                 "never replaced, even with --force: choose another -o")
             real = os.path.realpath(out)
             if os.path.commonpath([root, real]) != root:
-                raise ValueError(f"output {out} of {inp} resolves to {real}, outside the output "
+                raise ValueError(f"output {out} of {names[i]} resolves to {real}, outside the output "
                                  f"folder {outdir}; not writing there")
     return plans
 
