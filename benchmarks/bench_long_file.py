@@ -50,10 +50,9 @@ def make_long_file(path, minutes, sample_rate=44100, seed=0):
 
 
 def make_model(path, n_fft=1024, hidden_units=512, sample_rate=44100):
-    import joblib
     from sklearn.pipeline import make_pipeline
 
-    from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, make_drum_mixtures
+    from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, make_drum_mixtures, save_model
 
     data = make_drum_mixtures(n_tracks=2, duration=2.0, sample_rate=sample_rate, random_state=1)
     pipe = make_pipeline(STFT(n_fft=n_fft, sample_rate=sample_rate),
@@ -61,7 +60,7 @@ def make_model(path, n_fft=1024, hidden_units=512, sample_rate=44100):
                                        validation_fraction=0, random_state=0),
                          InverseSTFT())
     pipe.fit(data.X, data.y)
-    joblib.dump(pipe, path)
+    save_model(pipe, path, overwrite=True)  # the command line's safe model file format
 
 
 def main(argv=None):
@@ -78,7 +77,7 @@ def main(argv=None):
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-long-"))
     work.mkdir(parents=True, exist_ok=True)
-    audio, model = work / "long.wav", work / "model.joblib"
+    audio, model = work / "long.wav", work / "model.safetensors"
     try:
         t0 = time.perf_counter()
         n = make_long_file(audio, args.minutes)

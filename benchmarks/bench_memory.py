@@ -45,7 +45,7 @@ def main(argv=None):
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-memory-"))
     work.mkdir(parents=True, exist_ok=True)
-    model = work / "model.joblib"
+    model = work / "model.safetensors"
     exe = cli_command()
     print(f"$ python {' '.join(shlex.quote(a) for a in sys.argv)}")
     print(f"(load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
@@ -56,7 +56,7 @@ def main(argv=None):
         make_model(model)
         print(f"fitted a default-size VPNN in {time.perf_counter() - t0:.1f} s", flush=True)
         base_cmd = [sys.executable, "-c",
-                    f"import joblib, torch, sklearn_vpnn, sklearn_vpnn.cli; joblib.load({str(model)!r})"]
+                    f"import torch, sklearn_vpnn.cli; sklearn_vpnn.load_model({str(model)!r})"]
         _, base_mb = run_child(base_cmd)
         print(f"baseline (import + load the model, no audio): peak RSS {base_mb:.0f} MB", flush=True)
         for m in minutes:

@@ -110,7 +110,7 @@ sphinx_gallery_conf = {
 
 
 # -- generated: the command line's --help texts ------------------------------------
-CLI_COMMANDS = ("separate", "train", "evaluate", "demo")
+CLI_COMMANDS = ("separate", "train", "evaluate", "models", "demo")
 
 
 def _write_cli_help():

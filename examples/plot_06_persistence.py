@@ -5,9 +5,12 @@ Saving and loading a separator with joblib
 A fitted pipeline is a plain Python object: :func:`joblib.dump` saves it whole (STFT
 settings, network weights, input normalisation statistics, source names) and
 :func:`joblib.load` gives back a pipeline that separates bit for bit as before. This
-is the model file format of the command line (``sklearn-vpnn train -o model.joblib``,
-``sklearn-vpnn separate --model model.joblib``). A model trained on a GPU loads on a
-CPU-only machine (see :doc:`/distributed`).
+is for Python and for files you trust: loading a joblib (pickle) file runs any code
+it carries. The command line's model files are the safe format of
+:func:`~sklearn_vpnn.save_model` (``sklearn-vpnn train -o model.safetensors``; loading
+runs no code); it loads a joblib file only with ``--allow-pickle`` (see
+:doc:`/safety`). A model trained on a GPU loads on a CPU-only machine (see
+:doc:`/distributed`).
 
 The training data is not stored in the file.
 """

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 
-import joblib
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.pipeline import make_pipeline
@@ -36,6 +35,7 @@ from sklearn_vpnn import (
     load_audio,
     make_drum_mixtures,
     save_audio,
+    save_model,
     sdr,
 )
 from sklearn_vpnn.chunking import separate_long
@@ -69,9 +69,9 @@ print("chunked:", chunked.shape, " max |chunked - whole| =", float(np.max(np.abs
 # user would in a shell (``python -m sklearn_vpnn.cli`` is the ``sklearn-vpnn``
 # command).
 with tempfile.TemporaryDirectory() as tmp:
-    model_path = os.path.join(tmp, "drums.joblib")
+    model_path = os.path.join(tmp, "drums.safetensors")
     song_path = os.path.join(tmp, "song.wav")
-    joblib.dump(pipe, model_path)
+    save_model(pipe, model_path)  # the safe model file format of the command line
     save_audio(song_path, mixture, SR)
     cmd = [sys.executable, "-m", "sklearn_vpnn.cli", "separate", song_path,
            "--model", model_path, "-o", os.path.join(tmp, "separated"),
