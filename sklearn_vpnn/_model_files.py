@@ -222,7 +222,7 @@ def _check_pipeline(obj, path):
     stft = next((s for s in objs if hasattr(s, "n_fft") and hasattr(s, "sample_rate")), None)
     fitted = getattr(separator, "stft_params_", None)
     if stft is not None and fitted and hasattr(stft, "_params"):
-        from .separator._estimators import _stft_mismatch
+        from .separator._checks import _stft_mismatch
 
         try:
             mismatch = _stft_mismatch(fitted, stft._params())

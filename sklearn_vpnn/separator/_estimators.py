@@ -21,6 +21,7 @@ from .._validation import Interval, check_choice
 from ..nn import ACTIVATIONS, check_strides, context_indices
 from ..spectral import LazySpectrogram, Spectrogram
 from ._callbacks import make_callbacks
+from ._checks import _stft_mismatch
 from ._docs import _COMMON_ATTRS_DOC, _COMMON_PARAMS_DOC
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
 from ._net import lighten, make_net, restore_net, seeded
@@ -43,29 +44,6 @@ def _resolve_device(device):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was asked for but CUDA is not available here")
     return str(dev)
-
-
-#: the STFT parameters that change the features a separator hears
-_STFT_FEATURE_FIELDS = ("n_fft", "hop_length", "window", "center", "sample_rate")
-
-
-def _stft_mismatch(fitted, given):
-    """``"hop_length=256 (fitted with 128), ..."`` for the feature fields that differ, or ``""``.
-
-    A ``sample_rate`` of None (unknown) on either side is not a mismatch; nor is
-    anything when ``fitted`` is empty (nothing recorded).
-    """
-    if not fitted:
-        return ""
-    diffs = []
-    for k in _STFT_FEATURE_FIELDS:
-        a, b = fitted.get(k), given.get(k)
-        a, b = (tuple(v) if isinstance(v, list) else v for v in (a, b))
-        if k == "sample_rate" and (a is None or b is None):
-            continue
-        if a != b:
-            diffs.append(f"{k}={b!r} (fitted with {a!r})")
-    return ", ".join(diffs)
 
 
 class _BaseSeparator(TransformerMixin, BaseEstimator):
