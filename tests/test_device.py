@@ -58,10 +58,8 @@ def _storages_tagged_cuda(tensors=None):
 
 def _gpu_tensors(net):
     """Tensors that live on the GPU after ``fit(device="cuda")``."""
-    out = [*net.module_.parameters(), *net.module_.buffers(), *net.criterion_.state_dict().values()]
-    for state in net.optimizer_.state_dict()["state"].values():
-        out += [v for v in state.values() if torch.is_tensor(v)]
-    return out
+    # a fitted net keeps no optimizer (see test_fitted_model_holds_weights_not_the_optimizer)
+    return [*net.module_.parameters(), *net.module_.buffers(), *net.criterion_.state_dict().values()]
 
 
 def _gpu_trained_copy(sep, path):

@@ -310,3 +310,12 @@ def test_context_strides_are_validated_in_fit():
     pipe = make_pipeline(STFT(n_fft=256), VPNNSeparator(context_strides=(1, 1), max_epochs=1), InverseSTFT())
     with pytest.raises(ValueError, match="context_strides"):
         pipe.fit(d.X, d.y)
+
+
+def test_fitted_model_holds_weights_not_the_optimizer(fitted_pipe, tmp_path):
+    # Adam's two moment buffers would triple a saved model; a fit always trains a new net
+    net = fitted_pipe[1].net_
+    assert not hasattr(net, "optimizer_")
+    n_bytes = sum(t.numel() * t.element_size() for t in net.module_.state_dict().values())
+    joblib.dump(fitted_pipe, tmp_path / "m.joblib")
+    assert (tmp_path / "m.joblib").stat().st_size < 1.3 * n_bytes + 200_000

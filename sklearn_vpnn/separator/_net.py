@@ -137,18 +137,33 @@ def restore_net(module_kwargs, state_dict, *, gamma, lr, max_epochs, batch_size,
     stats = {k: state[k].float() for k in ("mean", "scale", "lo", "hi")}
     net = make_net({**module_kwargs, **stats}, gamma=gamma, lr=lr, max_epochs=max_epochs,
                    batch_size=batch_size, seed=0, device=device)
+    # A fitted net keeps no optimizer (a fit makes a new net), and creating a torch
+    # optimizer imports torch._dynamo: seconds of start-up for nothing. skorch's
+    # initialize() gets a stand-in that lighten() drops again.
+    net.optimizer = _NoOptimizer
     with seeded(0, device):  # the initial weights, overwritten below, draw from a private stream
         net.initialize()
+    net.optimizer = torch.optim.Adam
     net.module_.load_state_dict(state)
     return lighten(net)
 
 
-def lighten(net):
-    """Drop what only training needs: the validation data, the callbacks (temp paths).
+class _NoOptimizer:
+    """Stands in for the optimizer while a net is rebuilt for inference only."""
 
-    Keeps a fitted net light and self-contained to pickle. Returns ``net``.
+    def __init__(self, params, **kwargs):
+        self.param_groups = []
+
+
+def lighten(net):
+    """Drop what only training needs: the validation data, the callbacks (temp paths), the optimizer.
+
+    Keeps a fitted net light and self-contained to pickle: a separator's ``fit``
+    always trains a new net, so Adam's moment buffers (twice the weights) are never
+    used again. Returns ``net``.
     """
     net.train_split = None
     net.callbacks = None
     net.callbacks_ = []
+    net.__dict__.pop("optimizer_", None)
     return net
