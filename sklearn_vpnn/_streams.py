@@ -2,23 +2,23 @@
 
 Memory stays bounded by a block whatever the file's length: the input is read by
 seeking (:class:`_BlockReader`), resampled to the model's rate into a temporary float
-WAV (:func:`_resample_to_file`), and each separated source is resampled back and
-written block by block (:class:`_SourceWriter`) to a hidden ``.part`` file that is
-renamed into place only when complete. :class:`_BandResidual` streams what the
-resampling round trip to the model's rate and back loses (everything above the
-model's band, when the file's rate is higher), which the accompaniment gets back.
+WAV (:func:`_resample_to_file`); the separated sources are resampled back together
+(:class:`_StemFrames`) and each is written block by block as 32-bit float
+(:class:`_SourceWriter`) to a hidden ``.part`` file, converted to the output format
+(:mod:`sklearn_vpnn._encoding`) and renamed into place only when complete.
+:class:`_BandResidual` streams what the resampling round trip to the model's rate and
+back loses (everything above the model's band, when the file's rate is higher),
+which the accompaniment gets back; :class:`_InputFrames` reads the input at its own
+rate for residual stems (``input - drums``).
 """
 
 import os
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 _BLOCK = 1 << 17  # frames per read/write block when streaming files
-#: FLAC stores at most this many channels.
-FLAC_MAX_CHANNELS = 8
 
 
 def _check_finite_block(block, name, start, sample_rate):
@@ -145,25 +145,73 @@ class _BandResidual:
         self.down.close()
 
 
-class _SourceWriter:
-    """Writes one source incrementally at the input's rate, exactly ``n_frames`` long.
+class _StemFrames:
+    """Separated blocks at the model's rate -> every needed source at the input's rate.
 
-    Samples go to a hidden ``.<name>.<random>.part`` file beside ``path``, renamed
-    to ``path`` by :meth:`close`; :meth:`discard` removes it. With ``residual`` (a
-    :class:`_BandResidual`), what the model's rate cannot carry is added back.
+    All sources go through one soxr stream (``n_sources * n_channels`` channels), so
+    their frames stay aligned; :meth:`push` returns ``(n_sources, n, n_channels)``
+    float32 and, over the whole file, exactly ``n_frames`` frames (the last push
+    flushes the resampler and pads its round-off with zeros).
     """
 
-    def __init__(self, path, fmt, n_frames, sample_rate, n_channels, model_sr, overwrite,
-                 residual=None):
+    def __init__(self, n_sources, n_channels, model_sr, sample_rate, n_frames):
+        self.shape = (n_sources, n_channels)
+        self.left = n_frames
+        self.rs = None
+        if model_sr != sample_rate:
+            import soxr
+
+            self.rs = soxr.ResampleStream(model_sr, sample_rate, n_sources * n_channels,
+                                          dtype="float32", quality="HQ")
+
+    def push(self, block, last=False):
+        """``block``: ``(n_sources, n_channels, n)`` at the model's rate."""
+        s, c = self.shape
+        frames = np.ascontiguousarray(np.asarray(block, np.float32).reshape(s * c, -1).T)
+        if self.rs is not None:
+            frames = self.rs.resample_chunk(frames, last=last)
+        frames = frames[: self.left]
+        if last and len(frames) < self.left:
+            frames = np.concatenate([frames, np.zeros((self.left - len(frames), s * c), np.float32)])
+        self.left -= len(frames)
+        return np.ascontiguousarray(frames.reshape(-1, s, c).transpose(1, 0, 2))
+
+
+class _InputFrames:
+    """The input file read front to back at its own rate: :meth:`take` ``(n, n_channels)`` float32."""
+
+    def __init__(self, path):
         import soundfile as sf
 
-        self.path, self.fmt, self.n_frames = path, fmt, n_frames
-        self.sample_rate, self.n_channels, self.overwrite = sample_rate, n_channels, overwrite
-        self.residual = residual
+        self.f = sf.SoundFile(str(path))
+
+    def take(self, n):
+        """The next ``n`` frames (zeros past the end)."""
+        x = self.f.read(frames=n, dtype="float32", always_2d=True)
+        if len(x) < n:
+            x = np.concatenate([x, np.zeros((n - len(x), x.shape[1]), np.float32)])
+        return x
+
+    def close(self):
+        self.f.close()
+
+
+class _SourceWriter:
+    """Writes one source incrementally as 32-bit float, then puts the finished file in place.
+
+    Samples go to a hidden ``.<name>.<random>.part`` file beside ``path`` (float WAV
+    when that is the output, else ``....float.part`` to be converted into the
+    ``.part`` by :func:`sklearn_vpnn._encoding.convert`); :meth:`commit` renames the
+    ``.part`` to ``path``, :meth:`discard` removes both. The peak is tracked for
+    the clip mode.
+    """
+
+    def __init__(self, path, n_frames, sample_rate, n_channels, overwrite, as_is=True):
+        import soundfile as sf
+
+        self.path, self.overwrite = path, overwrite
         self.tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:10]}.part"
-        # WAV is written as float (never clips); FLAC is integer, so write float first,
-        # then rescale if needed when converting
-        self.float_tmp = self.tmp if fmt == "wav" else self.tmp.with_suffix(".float.part")
+        self.float_tmp = self.tmp if as_is else self.tmp.with_suffix(".float.part")
         self.file = None
         try:
             self.file = sf.SoundFile(str(self.float_tmp), "w", samplerate=sample_rate,
@@ -171,51 +219,22 @@ class _SourceWriter:
                                      subtype="FLOAT")
         except (sf.SoundFileError, RuntimeError) as exc:
             raise OSError(5, f"cannot write in the output folder ({_why(exc)})", str(path)) from None
-        self.written = 0
         self.peak = 0.0
-        self.rs = None
-        if model_sr != sample_rate:
-            import soxr
 
-            self.rs = soxr.ResampleStream(model_sr, sample_rate, n_channels, dtype="float32", quality="HQ")
-
-    def _put(self, frames):
-        frames = frames[: max(0, self.n_frames - self.written)]
+    def write(self, frames):
+        """``frames``: ``(n, n_channels)`` float32 at the output's rate."""
         if len(frames):
-            if self.residual is not None:
-                frames = frames + self.residual.take(len(frames))
             self.file.write(frames)
-            self.written += len(frames)
             self.peak = max(self.peak, float(np.max(np.abs(frames))))
 
-    def write(self, block, last=False):
-        """``block``: (n_channels, n) at the model's rate."""
-        frames = np.ascontiguousarray(block.T, dtype=np.float32)
-        if self.rs is not None:
-            frames = self.rs.resample_chunk(frames, last=last)
-        self._put(frames)
-
-    def close(self):
-        import soundfile as sf
-
-        if self.written < self.n_frames:  # resampler round-off: pad the last few frames
-            self._put(np.zeros((self.n_frames - self.written, self.n_channels), np.float32))
+    def finish(self):
+        """Close the float file; return the stem's peak."""
         self.file.close()
-        if self.fmt == "flac":
-            scale = 1.0
-            if self.peak > 1.0:
-                scale = 1.0 / self.peak
-                warnings.warn(
-                    f"peak {self.peak:.4g} > 1.0 would clip in FLAC file {str(self.path)!r}; "
-                    f"scaling the audio by 1/{self.peak:.4g} (use --format wav to keep levels)",
-                    UserWarning, stacklevel=2,
-                )
-            with sf.SoundFile(str(self.float_tmp)) as src, sf.SoundFile(
-                str(self.tmp), "w", samplerate=self.sample_rate, channels=self.n_channels,
-                format="FLAC", subtype="PCM_24"
-            ) as dst:
-                for block in src.blocks(blocksize=_BLOCK, dtype="float32", always_2d=True):
-                    dst.write(np.clip(block * scale, -1.0, 1.0))
+        return self.peak
+
+    def commit(self):
+        """Rename the finished ``.part`` into place and remove the float one."""
+        if self.float_tmp != self.tmp:
             self.float_tmp.unlink()
         _move_into_place(self.tmp, self.path, self.overwrite)
 

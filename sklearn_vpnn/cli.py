@@ -18,83 +18,22 @@ import argparse
 import re
 import signal
 import sys
-import time
 import traceback
 import warnings
 from pathlib import Path
 
-from ._cli_common import PROG, CLIError, _describe, _err, _signal_word
+from ._cli_common import (DEVICE, PROG, CLIError, UsageError, _describe, _err, _number, _signal_word,
+                          model_file_options)
 from ._cli_evaluate import cmd_evaluate
+from ._cli_separate import add_separate_parser, cmd_separate  # noqa: F401  (cmd_* live with their parsers)
 from ._cli_train import cmd_demo, cmd_train
-from .separate import open_model, plan_outputs, separate_file
 
 __all__ = ["main", "CLIError"]
 
 
 # --------------------------------------------------------------------------- #
-# commands (train and demo: _cli_train; evaluate: _cli_evaluate)
+# commands (separate: _cli_separate; train and demo: _cli_train; evaluate: _cli_evaluate)
 # --------------------------------------------------------------------------- #
-def _parse_sources(text, model):
-    """The sources ``--sources`` names, each once and known to the model (CLIError otherwise)."""
-    if text is None:
-        return None
-    sources = [s.strip() for s in text.split(",") if s.strip()]
-    known = ", ".join(model.sources)
-    if not sources:
-        raise CLIError(f"--sources names no source; give e.g. --sources {model.sources[0]} "
-                       f"(the model separates {known})")
-    unknown = [s for s in sources if s not in model.sources]
-    if unknown:
-        raise CLIError(f"--sources: unknown source(s) {', '.join(unknown)}; the model separates {known}")
-    twice = sorted({s for s in sources if sources.count(s) > 1})
-    if twice:
-        raise CLIError(f"--sources names {', '.join(twice)} more than once; name each source once")
-    return sources
-
-
-def cmd_separate(args):
-    """``sklearn-vpnn separate``; an input that fails is reported and skipped (exit code 1).
-
-    Before anything is separated the whole plan is checked: an input given twice,
-    two inputs whose outputs would share a folder, an output that is an input, or
-    an output outside ``-o`` stop the run with nothing written.
-    """
-    fmt = args.format
-    model = open_model(args.model, allow_pickle=args.allow_pickle, device=args.device)
-    sources = _parse_sources(args.sources, model)
-    overlap_seconds = min(args.overlap_seconds, args.chunk_seconds / 2)  # keep chunks useful
-    outdir = Path(args.outdir)
-    try:
-        plan_outputs(args.inputs, outdir, sources or model.sources, fmt)
-    except ValueError as exc:
-        raise CLIError(f"{exc}; nothing was separated") from None
-    failed = 0
-    for inp in args.inputs:
-        t0 = time.monotonic()
-        try:
-            paths = separate_file(model, inp, outdir, fmt=fmt, sources=sources, overwrite=args.force,
-                                  chunk_seconds=args.chunk_seconds, overlap_seconds=overlap_seconds,
-                                  progress=not args.no_progress)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:
-            failed += 1
-            if args.debug:
-                traceback.print_exc()
-            if isinstance(exc, FileExistsError):
-                _err(f"{inp}: skipped: {exc.strerror}")
-            else:
-                _err(f"{inp}: {_describe(exc)}")
-            continue
-        folder = next(iter(paths.values())).parent
-        print(f"{inp} -> {folder}/ ({', '.join(p.name for p in paths.values())}) "
-              f"in {time.monotonic() - t0:.1f} s")
-    if failed:
-        _err(f"{failed} of {len(args.inputs)} input(s) failed")
-        return 1
-    return 0
-
-
 def cmd_models(args):
     """``sklearn-vpnn models``: the models bundled with the package, their data and licence; return 0."""
     from .pretrained import list_pretrained
@@ -133,41 +72,6 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-# kind of numeric option -> (parsed as int?, checker of sklearn_vpnn._validation, its arguments)
-_NUMBER_KINDS = {
-    "count": (True, "check_number", dict(integer=True, low=1, what="a positive integer")),
-    "hertz": (True, "check_sample_rate", {}),
-    "seconds": (False, "check_seconds", {}),
-    "seconds>=0": (False, "check_seconds", dict(allow_zero=True)),
-    "minutes": (False, "check_number", dict(low=0, include_low=False, what="a positive number of minutes")),
-}
-
-
-def _number(option, kind):
-    """An argparse ``type`` for a numeric ``option`` of a kind in ``_NUMBER_KINDS``.
-
-    The text is parsed as a number and checked by :mod:`sklearn_vpnn._validation`
-    (imported only when an option is parsed, so ``--help`` stays fast); its
-    ValueError, e.g. "--overlap-seconds must be a non-negative number of seconds;
-    got 'abc'", becomes the usage error (exit code 2).
-    """
-    integer, checker, kwargs = _NUMBER_KINDS[kind]
-
-    def parse(text):
-        from . import _validation
-
-        try:
-            value = int(text) if integer else float(text)
-        except ValueError:
-            value = text  # not a number: the checker refuses it, quoting the text
-        try:
-            return getattr(_validation, checker)(value, option, **kwargs)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
-
-
 def build_parser():
     """The ``sklearn-vpnn`` argument parser, with one subcommand per ``cmd_*`` function.
 
@@ -189,46 +93,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    device = dict(choices=["cpu", "cuda", "auto"], default="auto",
-                  help="where the network runs: auto uses CUDA when available")
-
-    def model_file_options(p):
-        p.add_argument("--model", "-m", default=None, metavar="MODEL",
-                       help="model file made by `sklearn-vpnn train` or `demo` (.safetensors: "
-                            "loading it runs no code); default: the model bundled with the "
-                            "package (see `sklearn-vpnn models`)")
-        p.add_argument("--allow-pickle", action="store_true",
-                       help="also load joblib/pickle model files. A pickle runs any code it "
-                            "carries while it loads: use this only for files you made or trust")
-
-    p = sub.add_parser("separate", parents=[common], formatter_class=fmt,
-                       help="separate audio files into sources",
-                       description="Separate audio files into one file per source, "
-                                   "OUTDIR/<input stem>/<source>.<format>. Any sample rate and "
-                                   "channel count; long files are processed in chunks with "
-                                   "bounded memory. What the model's sample rate cannot carry "
-                                   "(the band above half its rate) goes to the accompaniment, so "
-                                   "the outputs add up to the input. Inputs are never overwritten, "
-                                   "nothing is written outside OUTDIR, and an interrupted run "
-                                   "leaves no partial files.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files (WAV, FLAC, OGG, MP3...)")
-    model_file_options(p)
-    p.add_argument("-o", "--outdir", default="separated", help="output folder")
-    p.add_argument("--format", choices=["wav", "flac"], default="wav",
-                   help="wav is 32-bit float (never clips); flac is 24-bit integer (rescaled with a "
-                        "warning if the peak exceeds 1)")
-    p.add_argument("--sources", default=None,
-                   help="comma-separated sources to write, e.g. drums (default: all the model's)")
-    p.add_argument("--device", **device)
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs "
-                   "(otherwise an input whose outputs exist is skipped and the exit code is 1); "
-                   "an output that is an input is refused even so")
-    p.add_argument("--chunk-seconds", type=_number("--chunk-seconds", "seconds"), default=30.0,
-                   help="length of the chunks separated at a time (memory grows with it)")
-    p.add_argument("--overlap-seconds", type=_number("--overlap-seconds", "seconds>=0"), default=1.0,
-                   help="crossfade between consecutive chunks (at most half a chunk)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=cmd_separate)
+    device = DEVICE
+    add_separate_parser(sub, common)
 
     def model_options(p, hidden_default):
         p.add_argument("--model", dest="model_kind", choices=["vpnn", "dnn"], default="vpnn",
@@ -371,6 +237,9 @@ def main(argv=None):
         return args.func(args)
     except KeyboardInterrupt as exc:
         return _interrupt_exit(exc)
+    except UsageError as exc:
+        _err(str(exc))
+        return 2
     except Exception as exc:
         if args.debug:
             traceback.print_exc()

@@ -79,7 +79,16 @@ def test_usage_errors_exit_2(capsys):
     assert main([]) == 2
     assert main(["separate"]) == 2  # no input
     assert "sklearn-vpnn: error:" in capsys.readouterr().err
-    assert main(["separate", "x.wav", "--model", "m", "--format", "mp3"]) == 2
+    assert main(["separate", "x.wav", "--model", "m", "--format", "aac"]) == 2
+    # options that do not go together are usage errors too, before the model is opened
+    for bad in (["--format", "flac", "--float32"], ["--format", "mp3", "--int16"],
+                ["--bitrate", "128"], ["--int16", "--int24"], ["--filename", "{song}.{ext}"],
+                ["--filename", "../{stem}.{ext}"], ["--residual", "--other-method", "add"],
+                ["--stdout", "drums", "-o", "x"], ["--bitrate", "7", "--format", "mp3"]):
+        capsys.readouterr()
+        assert main(["separate", "x.wav", "--model", "m", *bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert "sklearn-vpnn: error:" in err and "model file not found" not in err, (bad, err)
     assert main(["demo", "--minutes", "-1"]) == 2
     assert main(["frobnicate"]) == 2
 
@@ -126,7 +135,7 @@ def test_sources_flac_and_no_clipping(model_path, tmp_path, rng, capsys):
                "--format", "flac", "--sources", "drums", "--no-progress"])
     assert rc == 0
     err = capsys.readouterr().err
-    assert "sklearn-vpnn: warning:" in err and "scaling" in err
+    assert "sklearn-vpnn: warning:" in err and "scaled by" in err and "dB" in err
     files = sorted(p.name for p in (tmp_path / "o" / "loud").iterdir())
     assert files == ["drums.flac"]  # no leftover temporary files either
     y, _ = sf.read(tmp_path / "o" / "loud" / "drums.flac")
@@ -235,7 +244,10 @@ def test_separate_subprocess(model_path, songs, tmp_path):
                                     str(tmp_path / "o"), "--chunk-seconds", "1"],
                           capture_output=True, text=True, env=_env(), timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "chunk" in proc.stderr  # the tqdm bar
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal
+    # the last line says where the stems went and how fast
+    assert re.fullmatch(r".*stereo song\.wav -> .*o/stereo song/ \(drums\.wav, accompaniment\.wav\): "
+                        r"2\.0 s of audio in \d+\.\d s \(\d+\.\dx real time\)\n", proc.stdout), proc.stdout
     assert (tmp_path / "o" / "stereo song" / "accompaniment.wav").exists()
 
 
