@@ -120,7 +120,7 @@ def test_fitted_net_builds_its_module_from_module_params(fitted_pipe):
     assert module.mean.data_ptr() != net.module__mean.data_ptr()  # a copy, not shared
     assert fitted_pipe[1]._module_kwargs() == dict(
         kind="vpnn", n_bins=129, n_sources=2, hidden_units=24, n_layers=2, activation="relu",
-        mapping="window", context_strides=(1,))
+        mapping="window", context_strides=(1, 4, 16))
 
 
 def test_clone_is_unfitted_with_same_params(fitted_pipe):
@@ -319,3 +319,15 @@ def test_fitted_model_holds_weights_not_the_optimizer(fitted_pipe, tmp_path):
     n_bytes = sum(t.numel() * t.element_size() for t in net.module_.state_dict().values())
     joblib.dump(fitted_pipe, tmp_path / "m.joblib")
     assert (tmp_path / "m.joblib").stat().st_size < 1.3 * n_bytes + 200_000
+
+
+def test_default_recipe_is_multiscale_and_colour_ignores_strides():
+    from sklearn_vpnn import make_drum_mixtures
+
+    assert VPNNSeparator().context_strides == (1, 4, 16)
+    assert VPNNSeparator().hidden_units == 256
+    d = make_drum_mixtures(n_tracks=2, duration=0.5, random_state=0)
+    pipe = make_pipeline(STFT(n_fft=256), VPNNSeparator(mapping="color", hidden_units=8, max_epochs=1,
+                                                        random_state=0), InverseSTFT())
+    pipe.fit(d.X, d.y)
+    assert pipe[1].net_.module_.context_strides == (1,)

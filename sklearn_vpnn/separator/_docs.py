@@ -1,14 +1,16 @@
 """Docstring pieces shared by :class:`VPNNSeparator` and :class:`DNNSeparator`."""
 
 _COMMON_PARAMS_DOC = """
-    context_strides : sequence of int, default=(1,)
+    context_strides : sequence of int, default={strides}
         What the network sees of the music around each frame: one (previous,
         current, next) vector per bin for each stride ``s``, the frames
         ``(t - s, t, t + s)``. ``(1,)`` is the paper's context window (three
         frames, 46 ms either side at hop 512); ``(1, 4, 16)`` adds vectors
         reaching 0.19 s either side, at the cost of a first layer with ``K``
-        times the inputs. Not used by the colour mapping (which must keep ``(1,)``).
-    hidden_units : int, default=512
+        times the inputs. The colour mapping reads the current frame only and
+        ignores it.
+        {strides_note}
+    hidden_units : int, default={hidden}
         Units in each hidden layer (vector units for the VPNN).
     n_layers : int, default=3
         Number of hidden layers.
@@ -87,3 +89,16 @@ _COMMON_ATTRS_DOC = """
     n_epochs_ : int
         Epochs actually run.
 """
+
+
+#: what the VPNN's default context says about itself
+_VPNN_DEFAULT_NOTE = (
+    "The default, with ``hidden_units=256``, is the recipe that scored best on\n"
+    "        MUSDB18-7 valid (see the results page); ``context_strides=(1,),\n"
+    "        hidden_units=512`` is the paper's WVPNN exactly.")
+
+
+def params_doc(strides, hidden, strides_note=""):
+    """:data:`_COMMON_PARAMS_DOC` with one estimator's defaults filled in."""
+    return (_COMMON_PARAMS_DOC.replace("{strides}", strides).replace("{hidden}", hidden)
+            .replace("{strides_note}", strides_note))

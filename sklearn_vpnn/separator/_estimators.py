@@ -22,7 +22,7 @@ from ..nn import ACTIVATIONS, check_strides, context_indices
 from ..spectral import LazySpectrogram, Spectrogram
 from ._callbacks import make_callbacks
 from ._checks import _stft_mismatch
-from ._docs import _COMMON_ATTRS_DOC, _COMMON_PARAMS_DOC
+from ._docs import _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
 from ._net import lighten, make_net, restore_net, seeded
 
@@ -175,7 +175,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
     def _build_datasets(self, X, y, train_tracks, valid_tracks, n_sources, cache, seed, tmpdir):
         """Training and validation frames (in memory, or cached in ``tmpdir``), channels, bins."""
         augment = dict(remix=self.remix, gain_db=self.gain_db, seed=seed,
-                       context_strides=check_strides(self.context_strides))
+                       context_strides=self._context_strides())
         if cache == "disk":
             def check(i, spec):
                 return self._check_spectrogram(spec, f"fit (track {i})")
@@ -183,11 +183,16 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             return _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, **augment)
         return _memory_datasets(X, y, train_tracks, valid_tracks, **augment)
 
+    def _context_strides(self):
+        """The validated strides; the colour mapping reads the current frame alone: ``(1,)``."""
+        strides = check_strides(self.context_strides)
+        return (1,) if getattr(self, "mapping", "window") == "color" else strides
+
     def _hyperparameters(self, n_bins, n_sources):
         """:class:`~sklearn_vpnn.nn.MaskNet`'s arguments that the data do not learn."""
         return dict(kind=self._kind, n_bins=int(n_bins), n_sources=int(n_sources),
                     hidden_units=self.hidden_units, n_layers=self.n_layers,
-                    context_strides=check_strides(self.context_strides),
+                    context_strides=self._context_strides(),
                     activation=self.activation, mapping=getattr(self, "mapping", None))
 
     def _make_net(self, module_kwargs, seed, valid_ds, tmpdir, device):
@@ -336,7 +341,7 @@ class VPNNSeparator(_BaseSeparator):
     ----------
     mapping : {{"window", "color"}}, default="window"
         Real -> 3-D mapping: context window (WVPNN) or spectral colouring (CVPNN).
-{_COMMON_PARAMS_DOC}
+{params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE)}
     Attributes
     ----------
 {_COMMON_ATTRS_DOC}
@@ -363,8 +368,8 @@ class VPNNSeparator(_BaseSeparator):
     def __init__(
         self,
         mapping="window",
-        context_strides=(1,),
-        hidden_units=512,
+        context_strides=(1, 4, 16),
+        hidden_units=256,
         n_layers=3,
         activation="relu",
         gamma=0.05,
@@ -416,7 +421,7 @@ class DNNSeparator(_BaseSeparator):
 
     Parameters
     ----------
-{_COMMON_PARAMS_DOC}
+{params_doc("(1,)", "512")}
     Attributes
     ----------
 {_COMMON_ATTRS_DOC}
