@@ -32,24 +32,29 @@ def residual_index(sources):
 
 
 def make_folders(folders):
-    """Create the output folders (and missing parents); return those created, deepest first."""
+    """Create the output folders (and missing parents); return those created, deepest first.
+
+    On a failure the folders created so far are removed again.
+    """
     created = []
-    for folder in dict.fromkeys(Path(f) for f in folders):
-        missing = []
-        p = folder
-        while not p.exists() and p != p.parent:
-            missing.append(p)
-            p = p.parent
-        if folder.exists() and not folder.is_dir():
-            raise NotADirectoryError(20, "output folder exists and is not a folder", str(folder))
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except NotADirectoryError:
-            raise NotADirectoryError(20, "output folder is under a file, not a folder", str(folder)) from None
-        created += missing
-        if not os.access(folder, os.W_OK):
-            remove_empty(created)
-            raise PermissionError(13, "output folder is not writable", str(folder))
+    try:
+        for folder in dict.fromkeys(Path(f) for f in folders):
+            p = folder
+            while not p.exists() and p != p.parent:
+                created.append(p)
+                p = p.parent
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(20, "output folder exists and is not a folder", str(folder))
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except (NotADirectoryError, FileExistsError):
+                raise NotADirectoryError(20, "output folder is under a file, not a folder",
+                                         str(folder)) from None
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(13, "output folder is not writable", str(folder))
+    except BaseException:
+        remove_empty(sorted(created, key=lambda p: len(p.parts), reverse=True))
+        raise
     return sorted(created, key=lambda p: len(p.parts), reverse=True)
 
 
@@ -151,8 +156,8 @@ def write_stems(model, f, input_path, paths, spec, overwrite, chunk, overlap, pr
         gain = rescale_gain(spec, max(peaks))
         clamped = 0
         if not spec.as_is:
-            others = [writers[s].float_tmp for s in needed]
-            exact = residual and all(s in writers for s in needed)
+            exact = residual and all(s in writers for s in needed)  # else there is nothing to add up
+            others = [writers[s].float_tmp for s in needed] if exact else []
             for s, w in writers.items():
                 res_of = (input_path, others) if exact and s == res_source else None
                 clamped += convert(spec, w.float_tmp, w.tmp, in_sr, n_ch, gain=gain, residual_of=res_of)
