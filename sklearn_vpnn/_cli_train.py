@@ -80,9 +80,12 @@ def _make_separator(args, sources, max_time, max_epochs, verbose=1, **extra):
     """The VPNNSeparator or DNNSeparator the model options of ``train``/``demo`` ask for."""
     from .separator import DNNSeparator, VPNNSeparator
 
-    common = dict(hidden_units=args.hidden_units, sources=tuple(sources), max_epochs=max_epochs,
-                  max_time=max_time, random_state=args.seed, verbose=verbose, device=args.device,
-                  **extra)
+    common = dict(sources=tuple(sources), max_time=max_time, random_state=args.seed,
+                  verbose=verbose, device=args.device, **extra)
+    # options left unset take the estimator's own defaults (the default recipe)
+    for name, value in (("hidden_units", args.hidden_units), ("max_epochs", max_epochs)):
+        if value is not None:
+            common[name] = value
     if getattr(args, "model_kind", "vpnn") == "dnn":
         if args.mapping is not None:
             raise CLIError("--mapping applies to --model vpnn only")
@@ -152,8 +155,8 @@ def cmd_train(args):
                           duration=args.duration, sample_rate=args.sample_rate)
         training_data = f"MUSDB18 train split ({len(data.X)} tracks)"
     max_time = args.max_minutes * 60 if args.max_minutes else None
-    sep = _make_separator(args, data.sources, max_time, args.epochs, verbose=1,
-                          patience=args.patience if args.patience > 0 else None)
+    patience = {} if args.patience is None else {"patience": args.patience or None}
+    sep = _make_separator(args, data.sources, max_time, args.epochs, verbose=1, **patience)
     pipe = make_pipeline(STFT(n_fft=args.n_fft, sample_rate=int(data.sample_rate)), sep, InverseSTFT())
     n = len(data.X)
     print(f"Training {type(sep).__name__} on {n} tracks ({', '.join(data.sources)}) at "

@@ -61,8 +61,9 @@ def pipeline_context(pipeline):
     -------
     context : int
         Samples to add on both sides of a chunk so that its nominal span is
-        separated as in the whole signal: ``n_fft + 2 * hop_length`` for a
-        pipeline starting with :class:`~sklearn_vpnn.STFT`, else 0.
+        separated as in the whole signal: ``n_fft + 2 * s * hop_length`` for a
+        pipeline starting with :class:`~sklearn_vpnn.STFT` whose separator reads
+        frames up to ``s`` hops away (its largest context stride), else 0.
     align : int
         Chunk starts are rounded to multiples of this: the STFT hop, else 1.
     """
@@ -71,8 +72,18 @@ def pipeline_context(pipeline):
         return 0, 1
     n_fft = int(stft.n_fft)
     hop = int(stft.hop_length) if stft.hop_length is not None else n_fft // 2
-    context = n_fft + 2 * hop
+    context = n_fft + 2 * _max_stride(pipeline) * hop
     return -(-context // hop) * hop, hop
+
+
+def _max_stride(pipeline):
+    """How many frames away the pipeline's separator looks (1: previous and next frame)."""
+    for _, step in getattr(pipeline, "steps", []):
+        module = getattr(getattr(step, "net_", None), "module_", None)
+        strides = getattr(module, "context_strides", None)
+        if strides:
+            return max(int(s) for s in strides)
+    return 1
 
 
 def _plan(n_samples, chunk_samples, overlap_samples, align):

@@ -103,7 +103,8 @@ def build_parser():
                        help="VPNN real-to-3-D mapping: context window (WVPNN) or spectral colour "
                             "(CVPNN); default window")
         p.add_argument("--hidden-units", type=_number("--hidden-units", "count"), default=hidden_default,
-                       help="units per hidden layer")
+                       help="units per hidden layer" + ("" if hidden_default else
+                                                         " (default: the separator's, 256 for the VPNN)"))
         p.add_argument("--device", **device)
         p.add_argument("--seed", type=int, default=0, help="random seed (data, weights, shuffling)")
 
@@ -121,16 +122,18 @@ def build_parser():
                    help="comma-separated MUSDB18 stems to separate; accompaniment is the rest")
     p.add_argument("--max-minutes", type=_number("--max-minutes", "minutes"), metavar="N", default=None,
                    help="training time budget in minutes (the model so far is kept); default: no limit")
-    p.add_argument("--epochs", type=_number("--epochs", "count"), default=40, help="maximum number of epochs")
-    p.add_argument("--patience", type=int, default=6,
-                   help="early stopping: epochs without improvement before stopping (0: never stop early)")
+    p.add_argument("--epochs", type=_number("--epochs", "count"), default=None,
+                   help="maximum number of epochs (default: the separator's, 30)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="early stopping: epochs without improvement before stopping (0: never stop "
+                        "early; default: the separator's, never)")
     p.add_argument("--n-fft", type=_number("--n-fft", "count"), default=1024, help="STFT size")
     p.add_argument("--duration", type=_number("--duration", "seconds"), default=None,
                    help="seconds per track (MUSDB18: crop, default whole tracks; synthetic: "
                         "length, default 6)")
     p.add_argument("--sample-rate", type=_number("--sample-rate", "hertz"), default=None,
                    help="resample the training audio (default: MUSDB18 44100, synthetic 22050)")
-    model_options(p, 512)
+    model_options(p, None)
     p.add_argument("-o", "--output", required=True, metavar="MODEL.safetensors",
                    help="model file to write, in the safe format; only a name ending in .joblib "
                         "writes a joblib pickle instead, for trusted use only (loading a pickle "

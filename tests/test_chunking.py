@@ -30,18 +30,29 @@ class FractionModel(TransformerMixin, BaseEstimator):
         return (f[:, None] * fr + np.float32(self.offset)).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def tiny_pipeline():
+def _tiny(strides):
     from sklearn.pipeline import make_pipeline
 
     from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, make_drum_mixtures
 
     data = make_drum_mixtures(n_tracks=3, duration=1.0, sample_rate=8000, random_state=0)
     pipe = make_pipeline(STFT(n_fft=256, sample_rate=8000),
-                         VPNNSeparator(hidden_units=16, max_epochs=1, device="cpu", random_state=0,
-                                       validation_fraction=0),
+                         VPNNSeparator(context_strides=strides, hidden_units=16, max_epochs=1,
+                                       device="cpu", random_state=0, validation_fraction=0),
                          InverseSTFT())
     return pipe.fit(data.X, data.y), data
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline():
+    """The paper's window (t - 1, t, t + 1)."""
+    return _tiny((1,))
+
+
+@pytest.fixture(scope="module")
+def multiscale_pipeline():
+    """The default multi-scale context (t ± 1, 4, 16): chunks need 16 hops of context."""
+    return _tiny((1, 4, 16))
 
 
 @pytest.mark.parametrize("n", [1, 999, 10_000, 12_345])
@@ -107,6 +118,17 @@ def test_vpnn_chunked_equals_whole(tiny_pipeline, chunk, overlap):
     whole = pipe.transform(audio[None])[0]
     out = separate_long(pipe, audio, chunk, overlap)
     assert out.shape == whole.shape
+    np.testing.assert_allclose(out, whole, rtol=0, atol=1e-5 * np.abs(whole).max())
+
+
+@pytest.mark.parametrize("chunk,overlap", [(4000, 500), (3000, 0)])
+def test_multiscale_vpnn_chunked_equals_whole(multiscale_pipeline, chunk, overlap):
+    pipe, data = multiscale_pipeline
+    context, _ = pipeline_context(pipe)
+    assert context >= 256 + 2 * 16 * 128  # the farthest frame the network reads
+    audio = np.concatenate([data.X[0], data.X[1], data.X[2][:, :1234]], axis=1)
+    whole = pipe.transform(audio[None])[0]
+    out = separate_long(pipe, audio, chunk, overlap)
     np.testing.assert_allclose(out, whole, rtol=0, atol=1e-5 * np.abs(whole).max())
 
 

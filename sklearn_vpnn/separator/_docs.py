@@ -39,9 +39,11 @@ _COMMON_PARAMS_DOC = """
         validation loss drives the learning-rate schedule and early stopping
         (and picks the best epoch when ``average`` is off). 0 disables
         validation.
-    patience : int or None, default=6
+    patience : int or None, default=None
         Early stopping: epochs without improvement of the validation loss
-        before training stops. None disables early stopping.
+        before training stops. None (the default) trains all ``max_epochs``: the
+        weight average is what is kept, and the validation loss of a few held-out
+        tracks proved a poor guide to when to stop (see the results page).
     average : float or None, default=0.999
         Decay of an exponential moving average of the weights over training
         steps (Polyak averaging; 0.999 averages roughly the last 1000 steps,
