@@ -164,7 +164,7 @@ def _check_usage(args):
     return spec, args.residual or method == "minus"
 
 
-def _sources(args, model, residual):
+def _sources(args, model):
     from ._stems import residual_index
 
     given = vars(args)
@@ -212,7 +212,7 @@ def cmd_separate(args):
     to_stdout = "stdout" in vars(args)
     say = sys.stderr if to_stdout else sys.stdout  # with --stdout, nothing else goes to stdout
     model = open_model(args.model, allow_pickle=args.allow_pickle, device=args.device)
-    sources = _sources(args, model, residual)
+    sources = _sources(args, model)
     overlap_seconds = min(args.overlap_seconds, args.chunk_seconds / 2)  # keep chunks useful
     tmp = Path(tempfile.mkdtemp(prefix="sklearn-vpnn-"))
     try:
