@@ -45,6 +45,31 @@ def _pair_weights(weight):
     )
 
 
+def _vector_product_rows(a, pairs, bias, out):
+    """The forward products of :class:`_VectorProductFunction`, written into ``out``.
+
+    ``a`` is ``(N, 3 * in)`` component-major rows, ``pairs`` the stacked blocks of
+    :func:`_pair_weights`, ``bias`` ``(3, out)`` or None and ``out`` an ``(N, 3 * out)``
+    buffer (inference reuses one; no autograd). Returns ``out``.
+    """
+    n, three_in = a.shape
+    n_in = three_in // 3
+    n_out = pairs.shape[1]
+    ox, oy, oz = out[:, :n_out], out[:, n_out : 2 * n_out], out[:, 2 * n_out :]
+    if bias is None:
+        beta = 0.0
+    else:
+        # bias: (3, out) component-major; broadcast into the three output blocks
+        out.view(n, 3, n_out).copy_(bias.unsqueeze(0).expand(n, 3, n_out))
+        beta = 1.0
+    a_x, a_z = a[:, :n_in], a[:, 2 * n_in :]
+    ox.addmm_(a[:, n_in:], pairs[0].t(), beta=beta)  # [a_y | a_z]
+    oy.addmm_(a_z, pairs[1, :, :n_in].t(), beta=beta)  # a_z * (-W_x)
+    oy.addmm_(a_x, pairs[1, :, n_in:].t())  # + a_x * W_z
+    oz.addmm_(a[:, : 2 * n_in], pairs[2].t(), beta=beta)  # [a_x | a_y]
+    return out
+
+
 class _VectorProductFunction(torch.autograd.Function):
     """Cross-product layer on component-major 2-D input ``a`` of shape ``(N, 3 * in)``.
 
@@ -62,22 +87,8 @@ class _VectorProductFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a, pairs, bias):
-        n, three_in = a.shape
-        n_in = three_in // 3
-        n_out = pairs.shape[1]
-        out = torch.empty(n, 3 * n_out, dtype=a.dtype, device=a.device)
-        ox, oy, oz = out[:, :n_out], out[:, n_out : 2 * n_out], out[:, 2 * n_out :]
-        if bias is None:
-            beta = 0.0
-        else:
-            # bias: (3, out) component-major; broadcast into the three output blocks
-            out.view(n, 3, n_out).copy_(bias.unsqueeze(0).expand(n, 3, n_out))
-            beta = 1.0
-        a_x, a_z = a[:, :n_in], a[:, 2 * n_in :]
-        ox.addmm_(a[:, n_in:], pairs[0].t(), beta=beta)  # [a_y | a_z]
-        oy.addmm_(a_z, pairs[1, :, :n_in].t(), beta=beta)  # a_z * (-W_x)
-        oy.addmm_(a_x, pairs[1, :, n_in:].t())  # + a_x * W_z
-        oz.addmm_(a[:, : 2 * n_in], pairs[2].t(), beta=beta)  # [a_x | a_y]
+        out = torch.empty(a.shape[0], 3 * pairs.shape[1], dtype=a.dtype, device=a.device)
+        _vector_product_rows(a, pairs, bias, out)
         ctx.save_for_backward(a, pairs)
         ctx.has_bias = bias is not None
         return out
@@ -349,6 +360,36 @@ class VectorProductLinear(nn.Module):
             out = torch.addmm(self.bias[:, k], a1, block[:, :n_in].t())
         out = torch.addmm(out, a2, block[:, n_in:].t())
         return out.view(*lead, n_out)
+
+    def _rows_into(self, rows, out):
+        """Inference: the layer on component-major rows ``(N, 3 * in)``, written into ``out``.
+
+        ``out`` is an ``(N, 3 * out_units)`` buffer the caller reuses; the numbers are
+        those of :meth:`forward` (the same products). No autograd.
+        """
+        bias = None if self.bias is None else self.bias.t()
+        return _vector_product_rows(rows, self._inference_pairs(), bias, out)
+
+    def _component_t_into(self, rows, k, out):
+        """Inference: output component ``k`` transposed, ``(out_units, N)``, written into ``out``.
+
+        ``rows`` are component-major ``(N, 3 * in)``. The products are the transposes
+        of :meth:`forward_component`'s (``W a^T`` instead of ``a W^T``): the same sums
+        over the same terms, bit for bit with MKL's GEMM, and laid out as the caller
+        needs (bins x frames, the spectrogram's layout), so no transpose follows.
+        No autograd.
+        """
+        n_in = self.in_units
+        block = self._inference_pairs()[k]
+        first, second = (k + 1) % 3, (k + 2) % 3  # block multiplies [a_{k+1} | a_{k+2}]
+        a1 = rows[:, first * n_in : (first + 1) * n_in]
+        a2 = rows[:, second * n_in : (second + 1) * n_in]
+        if self.bias is None:
+            torch.mm(block[:, :n_in], a1.t(), out=out)
+        else:
+            out.copy_(self.bias[:, k].unsqueeze(1).expand_as(out))
+            out.addmm_(block[:, :n_in], a1.t())
+        return out.addmm_(block[:, n_in:], a2.t())
 
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()

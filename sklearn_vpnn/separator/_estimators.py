@@ -18,17 +18,17 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import Interval, check_choice
-from ..nn import ACTIVATIONS, check_strides, context_indices
+from ..nn import ACTIVATIONS, check_strides
 from ..spectral import LazySpectrogram, Spectrogram
 from ._callbacks import make_callbacks
 from ._checks import _stft_mismatch
 from ._docs import _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
+from ._inference import apply_masks
 from ._net import lighten, make_net, restore_net, seeded
 
 __all__ = ["VPNNSeparator", "DNNSeparator"]
 
-_INFERENCE_CHUNK = 8192  # frames per forward pass in predict_masks: bounds the activations' memory
 _CACHES = ("auto", "memory", "disk")
 _STATISTICS = ("mean", "scale", "lo", "hi")  # MaskNet arguments learned from the data, not set
 
@@ -234,6 +234,22 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------- transform
+    def _check_for_transform(self, X):
+        """The mixture Spectrogram ``X``, checked against what the separator was fitted on."""
+        check_is_fitted(self, "net_")
+        X = self._check_spectrogram(X, "transform")
+        F = X.shape[2]
+        if F != self.n_bins_:
+            raise ValueError(
+                f"X has {F} frequency bins but the separator was fitted on {self.n_bins_} "
+                f"(STFT n_fft={self.stft_params_['n_fft']}); use the same STFT settings"
+            )
+        mismatch = _stft_mismatch(getattr(self, "stft_params_", None) or {}, X.params)
+        if mismatch:
+            raise ValueError(f"X was made by another STFT than the one the separator was fitted on: "
+                             f"{mismatch}; use the same STFT settings")
+        return X
+
     def predict_masks(self, X):
         """Masks for every source, ``(n_tracks, n_sources, n_channels, n_bins, n_frames)``.
 
@@ -247,37 +263,9 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         ndarray of float32
             Masks in [0, 1] that sum to one over sources.
         """
-        check_is_fitted(self, "net_")
-        X = self._check_spectrogram(X, "transform")
-        n_tracks, C, F, T = X.shape
-        if F != self.n_bins_:
-            raise ValueError(
-                f"X has {F} frequency bins but the separator was fitted on {self.n_bins_} "
-                f"(STFT n_fft={self.stft_params_['n_fft']}); use the same STFT settings"
-            )
-        mismatch = _stft_mismatch(getattr(self, "stft_params_", None) or {}, X.params)
-        if mismatch:
-            raise ValueError(f"X was made by another STFT than the one the separator was fitted on: "
-                             f"{mismatch}; use the same STFT settings")
-        module = self.net_.module_
-        module.eval()
-        device = next(module.parameters()).device
-        n_sources = len(self.sources_)
-        masks = np.empty((n_tracks, n_sources, C, F, T), np.float32)
-        with torch.inference_mode():
-            for i, n_fr in enumerate(X.n_frames_per_track):
-                n_fr = int(n_fr)
-                # (n_fr, 3 K): prev, cur, next frame at each context stride
-                ctx = context_indices(max(n_fr, 1), strides=module.context_strides)
-                for c in range(C):
-                    # features once per frame, (frames, bins); context frames are gathered
-                    mag = np.ascontiguousarray(np.abs(X.data[i, c, :, :n_fr]).T)
-                    feats = module.normalise(torch.log_(torch.from_numpy(mag).add_(_LOG_EPS)).to(device))
-                    for start in range(0, n_fr, _INFERENCE_CHUNK):
-                        stop = min(start + _INFERENCE_CHUNK, n_fr)
-                        m = module.model(feats[ctx[start:stop]])  # (b, S, F)
-                        masks[i, :, c, :, start:stop] = m.permute(1, 2, 0).cpu().numpy()
-                    masks[i, :, c, :, n_fr:] = 1.0 / n_sources
+        X = self._check_for_transform(X)
+        masks = np.empty((X.shape[0], len(self.sources_), *X.shape[1:]), np.float32)
+        apply_masks(self.net_.module_, X, len(self.sources_), masks=masks, log_eps=_LOG_EPS)
         return masks
 
     def transform(self, X):
@@ -298,8 +286,10 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         """
         if isinstance(X, LazySpectrogram):  # separated track by track when indexed/computed
             return LazySpectrogram(X.tracks, X.params, separate=self.transform)
-        masks = self.predict_masks(X)
-        out = masks * X.data[:, np.newaxis]
+        X = self._check_for_transform(X)
+        # the masks go straight into the product: no float mask array per source
+        out = np.empty((X.shape[0], len(self.sources_), *X.shape[1:]), np.complex64)
+        apply_masks(self.net_.module_, X, len(self.sources_), out=out, log_eps=_LOG_EPS)
         if self.wiener_iterations > 0:
             out = self._wiener(out, X)
         return Spectrogram(out.astype(np.complex64, copy=False), X.lengths, X.params, self.sources_)

@@ -206,6 +206,9 @@ def _istft_rows(spec, length, params, window):
         )
         env = torch.where(env <= 1e-10 * env_max, torch.ones_like(env), env)
     result = np.empty((spec.shape[0], length), np.float32)
+    if n_fft % hop == 0:
+        _overlap_add_rows(spec, n_fr, params, window, env, result)
+        return result
     step = max(1, _CHUNK_ELEMENTS // (n_fr * n_fft))
     for r in range(0, spec.shape[0], step):
         chunk = spec[r : r + step, :, :n_fr]
@@ -217,3 +220,45 @@ def _istft_rows(spec, length, params, window):
         y = y.reshape(-1, out_len)[:, pad : pad + length]
         result[r : r + step] = (y / env).numpy()
     return result
+
+
+#: frames per inverse FFT block of :func:`_overlap_add_rows` (a block of frames fits in cache)
+_OLA_BLOCK = 512
+
+
+def _overlap_add_rows(spec, n_fr, params, window, env, result):
+    """:func:`_istft_rows` for a hop that divides ``n_fft``: ``result`` filled in place.
+
+    Each frame's windowed inverse FFT is ``r = n_fft / hop`` hop-long pieces, added
+    into the output's hop-long blocks ``t, ..., t + r - 1``; block by block of frames,
+    last block first. That adds every output sample's terms in the order of
+    ``torch.nn.functional.fold`` (zeros, then the latest frame first), so the result is
+    the same bit for bit, without fold's copy of every frame.
+    """
+    torch = _torch()
+    n_fft, hop = params["n_fft"], params["hop_length"]
+    pad = n_fft // 2 if params["center"] else 0
+    r = n_fft // hop
+    length = result.shape[-1]
+    ola = None
+    for row in range(spec.shape[0]):
+        for f1 in range(n_fr, 0, -_OLA_BLOCK):
+            f0 = max(0, f1 - _OLA_BLOCK)
+            block = spec[row, :, f0:f1]
+            if not block.flags.writeable:  # torch.from_numpy warns on read-only memory
+                block = block.copy()
+            z = torch.fft.irfft(torch.from_numpy(block).t(), n=n_fft, dim=-1)  # (frames, n_fft)
+            if ola is None or ola.dtype != z.dtype:
+                ola = torch.zeros(n_fr + r - 1, hop, dtype=z.dtype)
+            elif f1 == n_fr:
+                ola.zero_()
+            z.mul_(window)
+            pieces = z.view(f1 - f0, r, hop)
+            for k in range(r):  # frame t's k-th piece lands in block t + k
+                ola[f0 + k : f1 + k].add_(pieces[:, k])
+        y = ola.view(-1)[pad : pad + length]
+        out = torch.from_numpy(result[row])
+        if y.dtype == out.dtype:
+            torch.div(y, env, out=out)
+        else:
+            out.copy_(y / env)

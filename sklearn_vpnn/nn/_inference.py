@@ -1,0 +1,235 @@
+"""Masks of every frame of a sequence, chunk by chunk, in reused buffers.
+
+Training feeds the models gathered context stacks ``(batch, 3 K, n_bins)``.
+Separating a track needs the masks of *every* frame of one sequence, in the
+spectrogram's layout ``(n_sources, n_bins, frames)``; :class:`FrameMasker`
+computes them without the copies a batch-at-a-time forward pass makes:
+
+* the features (log-magnitudes, normalised in place) are built once per
+  sequence, edge-padded by the largest context stride;
+* buffers are allocated once per sequence and reused for every chunk; bias and
+  activation are applied in place;
+* the heads compute their outputs transposed, ``(n_bins, frames)``
+  (:meth:`~sklearn_vpnn.nn.VectorProductLinear._component_t_into`), so masks
+  leave the network in the spectrogram's layout, with no transpose;
+* the window VPNN's first layer is never applied to gathered windows. Its input
+  vector for bin ``f`` of frame ``t`` at stride ``s`` is ``(x[t-s], x[t], x[t+s])``
+  and the layer is linear in it, so with ``Q_c[t] = W_c x[t]`` (one product per
+  frame and weight component, ``c`` in x, y, z, over the bins of that stride)
+  the cross products ``z = W x a`` are::
+
+      z_x[t] = Q_y[t+s] - Q_z[t]
+      z_y[t] = Q_z[t-s] - Q_x[t+s]
+      z_z[t] = Q_x[t]   - Q_y[t-s]
+
+  summed over the strides. Each frame's products are computed once instead of
+  once per window it appears in: half the first layer's multiply-adds
+  (``3 K F H`` instead of ``6 K F H`` per frame) and no gathered copy of the
+  features. The sums are the same terms added in another order, so the masks
+  agree with the gathered forward pass to float32 rounding, not bit for bit
+  (``tests/test_nn.py`` checks both against float64).
+
+The colour VPNN and the DNN go through their ordinary forward pass on gathered
+stacks, chunk by chunk (the same numbers as ``model(x)``).
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from .mappings import context_indices
+from .models import VPNN
+
+__all__ = ["FrameMasker"]
+
+#: frames per pass: activations of a few MB each, which stay in cache
+_CHUNK = 2048
+#: fewer frames than this: the heads' products are computed untransposed, then copied
+_TRANSPOSED_MIN = 64
+
+_INPLACE = {
+    nn.ReLU: lambda act, x: x.relu_(),
+    nn.Identity: lambda act, x: x,
+    nn.Tanh: lambda act, x: x.tanh_(),
+    nn.Sigmoid: lambda act, x: x.sigmoid_(),
+    nn.LeakyReLU: lambda act, x: nn.functional.leaky_relu_(x, act.negative_slope),
+    nn.ELU: lambda act, x: nn.functional.elu_(x, act.alpha),
+}
+
+
+def _activate_(act, x):
+    """``act(x)`` written into ``x`` (the activation's in-place form where it has one)."""
+    inplace = _INPLACE.get(type(act))
+    return inplace(act, x) if inplace is not None else x.copy_(act(x))
+
+
+def _spans(n, chunk):
+    """``[(start, stop), ...]`` covering ``range(n)`` in near-equal pieces of at most ``chunk``."""
+    k = max(1, -(-n // chunk))
+    bounds = [(j * n) // k for j in range(k + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+class FrameMasker:
+    """Masks of every frame of spectrogram sequences for a :class:`~sklearn_vpnn.nn.MaskNet`.
+
+    Parameters
+    ----------
+    net : MaskNet
+        The fitted network (put in eval mode; it stays on its device).
+    chunk : int, default=2048
+        Frames per pass: bounds the activations' memory.
+    log_eps : float, default=1e-5
+        Added to the magnitudes before the logarithm (the separators' training floor).
+    shift : bool, default=True
+        Window VPNN only: compute the first layer from per-frame products (see the
+        module notes). ``False`` gathers the context windows (one copy, already in
+        the layer's component-major layout) and gives the batch forward pass's
+        numbers bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn_vpnn.nn import MaskNet
+    >>> from sklearn_vpnn.nn._inference import FrameMasker
+    >>> spec = np.ones((5, 7), np.complex64)  # (n_bins, n_frames)
+    >>> with torch.inference_mode():
+    ...     [(a, b, m.shape) for a, b, m in FrameMasker(MaskNet("vpnn", 5, hidden_units=4)).masks(spec, 7)]
+    [(0, 7, torch.Size([2, 5, 7]))]
+    """
+
+    def __init__(self, net, chunk=_CHUNK, log_eps=1e-5, shift=True):
+        self.net = net.eval()
+        self.model = net.model
+        self.device = next(net.parameters()).device
+        self.strides = tuple(net.context_strides)
+        self.pad = max(self.strides)
+        self.chunk = int(chunk)
+        self.log_eps = float(log_eps)
+        self.shift = bool(shift)
+        self.window = isinstance(self.model, VPNN) and self.model.mapping == "window"
+        self._buffers = {}
+
+    # ------------------------------------------------------------ features
+    def features(self, spec, n_frames):
+        """Normalised log-magnitude features, ``(n_frames + 2 * pad, n_bins)``, edge-padded.
+
+        Parameters
+        ----------
+        spec : ndarray of complex, shape (n_bins, >= n_frames)
+            One channel's spectrogram.
+        n_frames : int
+            Its real frames (>= 1).
+
+        Returns
+        -------
+        torch.Tensor
+            Rows ``pad ... pad + n_frames - 1`` are ``net.normalise(log(|spec| + log_eps))``
+            of the frames (the same numbers, computed in place); the ``pad`` rows on
+            each side repeat the edge frames, which is what clamped context indices read.
+        """
+        p, n = self.pad, int(n_frames)
+        buf = torch.empty(n + 2 * p, spec.shape[0])
+        np.abs(spec[:, :n].T, out=buf.numpy()[p : p + n])
+        x = buf[p : p + n].add_(self.log_eps).log_()
+        net = self.net
+        if net.color:  # MaskNet.normalise, in place
+            x.sub_(net.lo).div_(net.hi - net.lo).clamp_(0.0, 1.0)
+        else:
+            x.sub_(net.mean).div_(net.scale)
+        buf[:p] = buf[p]
+        buf[p + n :] = buf[p + n - 1]
+        return buf.to(self.device)
+
+    def _buffer(self, name, n):
+        """A reused flat buffer of at least ``n`` elements on the network's device."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < n:
+            buf = self._buffers[name] = torch.empty(n, device=self.device)
+        return buf[:n]
+
+    # --------------------------------------------------------------- masks
+    def masks(self, spec, n_frames):
+        """Masks of every frame of one channel, chunk by chunk.
+
+        Parameters
+        ----------
+        spec : ndarray of complex, shape (n_bins, >= n_frames)
+            One channel's mixture spectrogram.
+        n_frames : int
+            Its real frames.
+
+        Yields
+        ------
+        start, stop : int
+            The frames of the chunk.
+        masks : torch.Tensor
+            ``(n_sources, n_bins, stop - start)`` float32 on the CPU, summing to one
+            over sources; valid until the next chunk (its buffer is reused).
+        """
+        n = int(n_frames)
+        if n < 1:
+            return
+        feats = self.features(spec, n)
+        ctx = None
+        if not (self.window and self.shift):  # rows of the padded features to gather
+            ctx = context_indices(n, self.device, self.strides) + self.pad
+            if self.window:  # component-major: the prev (cur, next) frames of every stride first
+                K = len(self.strides)
+                ctx = ctx[:, [3 * k + c for c in range(3) for k in range(K)]].contiguous()
+        self._ctx = ctx
+        for start, stop in _spans(n, self.chunk):
+            if self.window:
+                m = self._window_masks(feats, start, stop)
+            else:  # ordinary forward pass on gathered stacks
+                m = self.model(feats[ctx[start:stop]]).permute(1, 2, 0)
+            yield start, stop, m.cpu()
+
+    def _first_layer(self, feats, start, stop, out):
+        """The window VPNN's first layer for frames ``start:stop``, into ``out``."""
+        layer = self.model.hidden[0]
+        H, F, b, p = layer.out_units, self.model.n_bins, stop - start, self.pad
+        if not self.shift:  # gathered windows, (b, 3 * K * F) component-major rows
+            rows = self._buffer("x", b * 3 * len(self.strides) * F).view(-1, F)
+            torch.index_select(feats, 0, self._ctx[start:stop].reshape(-1), out=rows)
+            return layer._rows_into(rows.view(b, -1), out)
+        w = layer.weight.view(H, len(self.strides), F, 3)
+        ox, oy, oz = out[:, :H], out[:, H : 2 * H], out[:, 2 * H :]
+        for k, s in enumerate(self.strides):
+            # Q[r] = [W_x; W_y; W_z] x[frame start - s + r] for this stride's bins
+            wk = w[:, k].permute(2, 0, 1).reshape(3 * H, F)
+            q = self._buffer("q", (b + 2 * s) * 3 * H).view(b + 2 * s, 3 * H)
+            torch.mm(feats[start + p - s : stop + p + s], wk.t(), out=q)
+            q = q.view(b + 2 * s, 3, H)
+            prev, cur, nxt = q[:b], q[s : s + b], q[2 * s :]
+            if k == 0:
+                torch.sub(nxt[:, 1], cur[:, 2], out=ox)
+                torch.sub(prev[:, 2], nxt[:, 0], out=oy)
+                torch.sub(cur[:, 0], prev[:, 1], out=oz)
+            else:
+                ox.add_(nxt[:, 1]).sub_(cur[:, 2])
+                oy.add_(prev[:, 2]).sub_(nxt[:, 0])
+                oz.add_(cur[:, 0]).sub_(prev[:, 1])
+        if layer.bias is not None:
+            out.view(b, 3, H).add_(layer.bias.t())
+        return out
+
+    def _window_masks(self, feats, start, stop):
+        model = self.model
+        b, H = stop - start, model.hidden_units
+        h = self._buffer("h0", b * 3 * H).view(b, 3 * H)
+        _activate_(model.act, self._first_layer(feats, start, stop, h))
+        for j, layer in enumerate(model.hidden[1:], 1):
+            o = self._buffer(f"h{j % 2}", b * 3 * H).view(b, 3 * H)
+            _activate_(model.act, layer._rows_into(h, o))
+            h = o
+        S, F = model.n_sources, model.n_bins
+        y = self._buffer("y", S * F * b).view(S, F, b)
+        for s, head in enumerate(model.heads):  # the middle component, as model.outputs
+            if b >= _TRANSPOSED_MIN:
+                head._component_t_into(h, 1, y[s])
+            else:  # MKL sums tiny transposed products in another order: keep forward's numbers
+                y[s].copy_(head.forward_component(h.view(b, 3, H), 1).t())
+        # TimeFrequencyMask, in place: (|y| + eps) / sum over sources
+        y.abs_().add_(model.mask.eps)
+        return y.div_(y.sum(0))
