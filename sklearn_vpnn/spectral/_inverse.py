@@ -155,11 +155,11 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         equal = len(set(lengths.tolist())) == 1
         out = np.empty((len(data), *lead, int(lengths[0])), np.float32) if equal else []
         for i, (track, length) in enumerate(zip(data, lengths)):
-            y = _istft_rows(track.reshape(-1, n_bins, n_fr), int(length), params, window)
-            if equal:
-                out[i] = y.reshape(*lead, int(length))
+            rows = track.reshape(-1, n_bins, n_fr)
+            if equal:  # written in place
+                _istft_rows(rows, int(length), params, window, out=out[i].reshape(-1, int(length)))
             else:
-                out.append(y.reshape(*lead, int(length)))
+                out.append(_istft_rows(rows, int(length), params, window).reshape(*lead, int(length)))
         return out
 
     def __sklearn_tags__(self):

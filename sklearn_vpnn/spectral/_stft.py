@@ -14,8 +14,11 @@ from .._validation import check_number, check_sample_rate
 
 __all__ = ["n_frames"]
 
-#: Upper bound on the elements of the transient per-frame buffers of one
-#: ``torch.stft`` / inverse call (float32: 64 MB); longer batches go in chunks.
+#: frames per FFT block of :func:`_stft_rows` and :func:`_overlap_add_rows` (fits in cache)
+_FRAME_BLOCK = 512
+
+#: Upper bound on the elements of the transient per-frame buffers of one inverse
+#: call through ``fold`` (a hop that does not divide ``n_fft``; float32: 64 MB).
 _CHUNK_ELEMENTS = 1 << 24
 
 
@@ -148,9 +151,11 @@ def _stft_rows(tracks, params, n_out=None):
     """STFT of tracks given as ``(n_rows, n_samples_i)`` real arrays (same ``n_rows``).
 
     Returns a C-contiguous complex64 ``(n_tracks, n_rows, n_bins, n_out)`` array,
-    written in place chunk by chunk: each chunk's signal is copied once into a
-    zero-padded float32 buffer (that copy also casts), transformed, and its
-    frames written to the output; frames past a track's end are zeros.
+    written in place: each row is copied once into a zero-padded float32 buffer
+    (that copy also casts), whose frames (strided views) are windowed and
+    transformed block by block (what ``torch.stft`` computes, bit for bit, without
+    its copy of every frame) and written to the output; frames past a track's end
+    are zeros.
     """
     torch = _torch()
     n_fft, hop = params["n_fft"], params["hop_length"]
@@ -164,24 +169,43 @@ def _stft_rows(tracks, params, n_out=None):
     for i, (x, n, t) in enumerate(zip(tracks, lengths, counts)):
         if t < n_out:
             out[i, ..., t:] = 0
-        buf_len = (t - 1) * hop + n_fft
-        step = max(1, _CHUNK_ELEMENTS // (t * n_fft))
-        for r in range(0, n_rows, step):
-            rows = x[r : r + step]
-            buf = np.zeros((rows.shape[0], buf_len), np.float32)
-            buf[:, pad : pad + n] = rows
-            spec = torch.stft(
-                torch.from_numpy(buf), n_fft, hop, window=window, center=False, return_complex=True
-            )
-            out[i, r : r + step, :, :t] = spec.numpy()
+        buf = np.zeros((t - 1) * hop + n_fft, np.float32)
+        frames = torch.from_numpy(buf).unfold(0, n_fft, hop)  # (t, n_fft) views of buf
+        for r in range(n_rows):
+            buf[pad : pad + n] = x[r]
+            dest = torch.from_numpy(out[i, r])
+            for f0 in range(0, t, _FRAME_BLOCK):
+                f1 = min(t, f0 + _FRAME_BLOCK)
+                dest[:, f0:f1].copy_(torch.fft.rfft(frames[f0:f1] * window, dim=-1).t())
     return out
 
 
-def _istft_rows(spec, length, params, window):
+def _envelope(window, n_fr, hop):
+    """The overlap-added squared window of ``n_fr`` frames, ``((n_fr - 1) * hop + n_fft,)``.
+
+    As ``torch.nn.functional.fold`` adds it (zeros, then for every sample the latest
+    frame first), bit for bit; hop-sized pieces when the hop divides ``n_fft``.
+    """
+    torch = _torch()
+    n_fft = window.shape[0]
+    wsq = window**2
+    if n_fft % hop:
+        return torch.nn.functional.fold(wsq[None, :, None].expand(1, n_fft, n_fr),
+                                        output_size=(1, (n_fr - 1) * hop + n_fft),
+                                        kernel_size=(1, n_fft), stride=(1, hop)).reshape(-1)
+    r = n_fft // hop
+    env = torch.zeros(n_fr + r - 1, hop, dtype=wsq.dtype)
+    for k in range(r):  # frame t's k-th piece lands in block t + k
+        env[k : k + n_fr].add_(wsq[k * hop : (k + 1) * hop])
+    return env.reshape(-1)
+
+
+def _istft_rows(spec, length, params, window, out=None):
     """Inverse of one track's ``(n_rows, n_bins, n_frames)`` data -> ``(n_rows, length)``.
 
     Overlap-add of the windowed inverse FFTs divided by the overlap-added squared
     window: the exact inverse of :func:`_stft_rows` wherever that sum is nonzero.
+    Written into ``out`` (float32 ``(n_rows, length)``) when given.
     """
     torch = _torch()
     n_fft, hop = params["n_fft"], params["hop_length"]
@@ -189,9 +213,7 @@ def _istft_rows(spec, length, params, window):
     n_fr = n_frames(length, **params)
     out_len = (n_fr - 1) * hop + n_fft
     fold = torch.nn.functional.fold
-    wsq = (window**2)[None, :, None].expand(1, n_fft, n_fr)
-    env = fold(wsq, output_size=(1, out_len), kernel_size=(1, n_fft), stride=(1, hop))
-    env = env.reshape(out_len)[pad : pad + length]
+    env = _envelope(window, n_fr, hop)[pad : pad + length]
     env_max = float(env.max())
     weak = env < _WEAK_ENVELOPE * env_max  # float32 round-off is amplified ~1/window there
     if bool(weak.any()):
@@ -205,7 +227,7 @@ def _istft_rows(spec, length, params, window):
             stacklevel=2,
         )
         env = torch.where(env <= 1e-10 * env_max, torch.ones_like(env), env)
-    result = np.empty((spec.shape[0], length), np.float32)
+    result = np.empty((spec.shape[0], length), np.float32) if out is None else out
     if n_fft % hop == 0:
         _overlap_add_rows(spec, n_fr, params, window, env, result)
         return result
@@ -222,8 +244,6 @@ def _istft_rows(spec, length, params, window):
     return result
 
 
-#: frames per inverse FFT block of :func:`_overlap_add_rows` (a block of frames fits in cache)
-_OLA_BLOCK = 512
 
 
 def _overlap_add_rows(spec, n_fr, params, window, env, result):
@@ -242,8 +262,8 @@ def _overlap_add_rows(spec, n_fr, params, window, env, result):
     length = result.shape[-1]
     ola = None
     for row in range(spec.shape[0]):
-        for f1 in range(n_fr, 0, -_OLA_BLOCK):
-            f0 = max(0, f1 - _OLA_BLOCK)
+        for f1 in range(n_fr, 0, -_FRAME_BLOCK):
+            f0 = max(0, f1 - _FRAME_BLOCK)
             block = spec[row, :, f0:f1]
             if not block.flags.writeable:  # torch.from_numpy warns on read-only memory
                 block = block.copy()
