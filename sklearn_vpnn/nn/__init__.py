@@ -3,13 +3,15 @@
 Layers (:class:`VectorProductLinear`, :class:`TimeFrequencyMask`), real <-> 3-D
 mappings (context window, spectral colouring), the :class:`VPNN` and :class:`DNN`
 models, :class:`MaskNet` (input normalisation + either model, what the separators
-train) and the :class:`DiscriminativeMSELoss`.
+train), :class:`FrameMasker` (the masks of every frame of a spectrogram sequence,
+what separating runs) and the :class:`DiscriminativeMSELoss`.
 
 Models take ``(batch, 3, n_bins)`` normalised features of the (prev, cur, next) frames
 and return masks ``(batch, n_sources, n_bins)`` that sum to one over sources; see
 :mod:`sklearn_vpnn.nn.models`.
 """
 
+from ._inference import FrameMasker
 from .layers import TimeFrequencyMask, VectorProductLinear, vector_product_linear
 from .losses import DiscriminativeMSELoss
 from .mappings import (
@@ -30,6 +32,7 @@ __all__ = [
     "ContextWindow",
     "DNN",
     "DiscriminativeMSELoss",
+    "FrameMasker",
     "InverseSpectralColor",
     "MAPPINGS",
     "MaskNet",

@@ -37,7 +37,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .mappings import context_indices
 from .models import VPNN
 
 __all__ = ["FrameMasker"]
@@ -90,8 +89,7 @@ class FrameMasker:
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from sklearn_vpnn.nn import MaskNet
-    >>> from sklearn_vpnn.nn._inference import FrameMasker
+    >>> from sklearn_vpnn.nn import FrameMasker, MaskNet
     >>> spec = np.ones((5, 7), np.complex64)  # (n_bins, n_frames)
     >>> with torch.inference_mode():
     ...     [(a, b, m.shape) for a, b, m in FrameMasker(MaskNet("vpnn", 5, hidden_units=4)).masks(spec, 7)]
@@ -149,6 +147,10 @@ class FrameMasker:
         return buf[:n]
 
     # --------------------------------------------------------------- masks
+    def spans(self, n_frames):
+        """The chunks ``[(start, stop), ...]`` of a sequence: near-equal, at most ``chunk`` frames."""
+        return _spans(int(n_frames), self.chunk) if n_frames >= 1 else []
+
     def masks(self, spec, n_frames):
         """Masks of every frame of one channel, chunk by chunk.
 
@@ -167,23 +169,46 @@ class FrameMasker:
             ``(n_sources, n_bins, stop - start)`` float32 on the CPU, summing to one
             over sources; valid until the next chunk (its buffer is reused).
         """
-        n = int(n_frames)
-        if n < 1:
-            return
-        feats = self.features(spec, n)
-        ctx = None
-        if not (self.window and self.shift):  # rows of the padded features to gather
-            ctx = context_indices(n, self.device, self.strides) + self.pad
-            if self.window:  # component-major: the prev (cur, next) frames of every stride first
-                K = len(self.strides)
-                ctx = ctx[:, [3 * k + c for c in range(3) for k in range(K)]].contiguous()
-        self._ctx = ctx
-        for start, stop in _spans(n, self.chunk):
-            if self.window:
-                m = self._window_masks(feats, start, stop)
-            else:  # ordinary forward pass on gathered stacks
-                m = self.model(feats[ctx[start:stop]]).permute(1, 2, 0)
-            yield start, stop, m.cpu()
+        spans = self.spans(n_frames)
+        if spans:
+            feats = self.features(spec, n_frames)
+            for start, stop in spans:
+                yield start, stop, self.chunk_masks(feats, start, stop)
+
+    def chunk_masks(self, feats, start, stop):
+        """Masks of frames ``start:stop`` of a sequence, ``(n_sources, n_bins, stop - start)``.
+
+        Parameters
+        ----------
+        feats : torch.Tensor
+            The sequence's :meth:`features`.
+        start, stop : int
+            The frames (a chunk of at most ``chunk`` frames).
+
+        Returns
+        -------
+        torch.Tensor
+            Float32 on the CPU, summing to one over sources; valid until the next
+            call (its buffer is reused).
+        """
+        if self.window:
+            return self._window_masks(feats, start, stop).cpu()
+        # ordinary forward pass on gathered stacks
+        return self.model(feats[self._context_rows(start, stop)]).permute(1, 2, 0).cpu()
+
+    def _context_rows(self, start, stop, component_major=False):
+        """Rows of the padded features holding frames ``t - s, t, t + s`` of ``t`` in ``start:stop``.
+
+        ``(stop - start, 3 K)``, in the order of :func:`context_indices` (stride by
+        stride), or component by component (all strides' previous frames, then the
+        current ones, then the next ones) for the window VPNN's first layer. The
+        padding repeats the edge frames, so these are the clamped indices' frames.
+        """
+        offsets = [d for s in self.strides for d in (-s, 0, s)]
+        if component_major:
+            offsets = offsets[0::3] + offsets[1::3] + offsets[2::3]
+        t = torch.arange(start + self.pad, stop + self.pad, device=self.device)
+        return t[:, None] + torch.tensor(offsets, device=self.device)
 
     def _first_layer(self, feats, start, stop, out):
         """The window VPNN's first layer for frames ``start:stop``, into ``out``."""
@@ -191,7 +216,7 @@ class FrameMasker:
         H, F, b, p = layer.out_units, self.model.n_bins, stop - start, self.pad
         if not self.shift:  # gathered windows, (b, 3 * K * F) component-major rows
             rows = self._buffer("x", b * 3 * len(self.strides) * F).view(-1, F)
-            torch.index_select(feats, 0, self._ctx[start:stop].reshape(-1), out=rows)
+            torch.index_select(feats, 0, self._context_rows(start, stop, True).reshape(-1), out=rows)
             return layer._rows_into(rows.view(b, -1), out)
         w = layer.weight.view(H, len(self.strides), F, 3)
         ox, oy, oz = out[:, :H], out[:, H : 2 * H], out[:, 2 * H :]

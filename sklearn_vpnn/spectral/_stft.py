@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 from scipy.signal import check_NOLA, get_window
 
+from .._threads import run_all
 from .._validation import check_number, check_sample_rate
 
 __all__ = ["n_frames"]
@@ -166,17 +167,21 @@ def _stft_rows(tracks, params, n_out=None):
     n_rows = tracks[0].shape[0]
     out = np.empty((len(tracks), n_rows, n_fft // 2 + 1, n_out), np.complex64)
     window = torch.from_numpy(_window(params["window"], n_fft))
-    for i, (x, n, t) in enumerate(zip(tracks, lengths, counts)):
-        if t < n_out:
-            out[i, ..., t:] = 0
+
+    def transform_row(item):
+        i, r = item
+        t, n = counts[i], lengths[i]
         buf = np.zeros((t - 1) * hop + n_fft, np.float32)
+        buf[pad : pad + n] = tracks[i][r]
         frames = torch.from_numpy(buf).unfold(0, n_fft, hop)  # (t, n_fft) views of buf
-        for r in range(n_rows):
-            buf[pad : pad + n] = x[r]
-            dest = torch.from_numpy(out[i, r])
-            for f0 in range(0, t, _FRAME_BLOCK):
-                f1 = min(t, f0 + _FRAME_BLOCK)
-                dest[:, f0:f1].copy_(torch.fft.rfft(frames[f0:f1] * window, dim=-1).t())
+        dest = torch.from_numpy(out[i, r])
+        for f0 in range(0, t, _FRAME_BLOCK):
+            f1 = min(t, f0 + _FRAME_BLOCK)
+            dest[:, f0:f1].copy_(torch.fft.rfft(frames[f0:f1] * window, dim=-1).t())
+        if t < n_out:
+            out[i, r, :, t:] = 0
+
+    run_all(transform_row, [(i, r) for i in range(len(tracks)) for r in range(n_rows)])
     return out
 
 
@@ -260,18 +265,17 @@ def _overlap_add_rows(spec, n_fr, params, window, env, result):
     pad = n_fft // 2 if params["center"] else 0
     r = n_fft // hop
     length = result.shape[-1]
-    ola = None
-    for row in range(spec.shape[0]):
+
+    def invert_row(row):
+        ola = None
         for f1 in range(n_fr, 0, -_FRAME_BLOCK):
             f0 = max(0, f1 - _FRAME_BLOCK)
             block = spec[row, :, f0:f1]
             if not block.flags.writeable:  # torch.from_numpy warns on read-only memory
                 block = block.copy()
             z = torch.fft.irfft(torch.from_numpy(block).t(), n=n_fft, dim=-1)  # (frames, n_fft)
-            if ola is None or ola.dtype != z.dtype:
+            if ola is None:
                 ola = torch.zeros(n_fr + r - 1, hop, dtype=z.dtype)
-            elif f1 == n_fr:
-                ola.zero_()
             z.mul_(window)
             pieces = z.view(f1 - f0, r, hop)
             for k in range(r):  # frame t's k-th piece lands in block t + k
@@ -282,3 +286,5 @@ def _overlap_add_rows(spec, n_fr, params, window, env, result):
             torch.div(y, env, out=out)
         else:
             out.copy_(y / env)
+
+    run_all(invert_row, range(spec.shape[0]))

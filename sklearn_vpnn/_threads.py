@@ -1,0 +1,78 @@
+"""Independent pieces of CPU work spread over torch's threads, one torch thread each.
+
+Separating is a few loops over independent items: the rows of an STFT, the frame
+chunks of every channel. :func:`run_all` runs the items of such a loop on as many
+worker threads as torch has intra-op threads (``torch.get_num_threads()``), each
+worker single-threaded (``torch.set_num_threads(1)`` in the worker: OpenMP's and
+MKL's settings are per thread). Every core is then busy with whole items: no
+synchronisation inside an item (torch's own threads meet at the end of every
+operation, which costs much on a loaded machine), and the numpy steps run in
+parallel too. The numbers are those of one torch thread, whatever the number of
+workers.
+
+The workers live as long as the process (a batch of files reuses them) and are
+rebuilt when torch's thread count changes or after a fork.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["run_all"]
+
+_state = threading.local()  # .worker: True in a worker thread
+_lock = threading.Lock()
+_pool = {"executor": None, "size": 0, "started": 0}
+
+
+def _start_worker():
+    import torch
+
+    torch.set_num_threads(1)  # this thread's OpenMP and MKL settings
+    _state.worker = True
+    with _lock:
+        _pool["started"] += 1
+
+
+def _forget_pool():  # a forked child has none of its parent's threads
+    _pool.update(executor=None, size=0, started=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def run_all(fn, items):
+    """``[fn(item) for item in items]``, the items shared among torch's threads.
+
+    Parameters
+    ----------
+    fn : callable
+        Applied to each item; calls on different items must not depend on each
+        other (they run concurrently, in no fixed order).
+    items : iterable
+        The items.
+
+    Returns
+    -------
+    list
+        The results, in the order of ``items``.
+    """
+    import torch
+
+    items = list(items)
+    n = torch.get_num_threads()
+    if n <= 1 or len(items) <= 1 or getattr(_state, "worker", False):
+        return [fn(item) for item in items]
+    with _lock:
+        if _pool["executor"] is None or _pool["size"] != n:
+            if _pool["executor"] is not None:
+                _pool["executor"].shutdown(wait=False)
+            _pool.update(executor=ThreadPoolExecutor(n, thread_name_prefix="sklearn-vpnn",
+                                                     initializer=_start_worker), size=n)
+        executor, started = _pool["executor"], _pool["started"]
+    try:
+        return list(executor.map(fn, items))
+    finally:
+        if _pool["started"] != started:  # a new worker set the process-wide default to 1
+            torch.set_num_threads(n)
