@@ -167,9 +167,14 @@ class _StemFrames:
     def push(self, block, last=False):
         """``block``: ``(n_sources, n_channels, n)`` at the model's rate."""
         s, c = self.shape
+        if self.rs is None:  # one copy, (n_sources, n_channels, n) -> (n_sources, n, n_channels)
+            frames = np.ascontiguousarray(np.asarray(block, np.float32)[..., : self.left].transpose(0, 2, 1))
+            if last and frames.shape[1] < self.left:
+                frames = np.concatenate([frames, np.zeros((s, self.left - frames.shape[1], c), np.float32)], 1)
+            self.left -= frames.shape[1]
+            return frames
         frames = np.ascontiguousarray(np.asarray(block, np.float32).reshape(s * c, -1).T)
-        if self.rs is not None:
-            frames = self.rs.resample_chunk(frames, last=last)
+        frames = self.rs.resample_chunk(frames, last=last)
         frames = frames[: self.left]
         if last and len(frames) < self.left:
             frames = np.concatenate([frames, np.zeros((self.left - len(frames), s * c), np.float32)])
@@ -225,7 +230,7 @@ class _SourceWriter:
         """``frames``: ``(n, n_channels)`` float32 at the output's rate."""
         if len(frames):
             self.file.write(frames)
-            self.peak = max(self.peak, float(np.max(np.abs(frames))))
+            self.peak = max(self.peak, float(frames.max()), -float(frames.min()))  # no |frames| copy
 
     def finish(self):
         """Close the float file; return the stem's peak."""

@@ -184,19 +184,27 @@ def iter_separate(pipeline, read, n_samples, chunk_samples, overlap_samples, con
             raise ValueError(f"read({lo}, {hi}) returned {audio.shape[-1]} samples, expected {hi - lo}")
         out = _separate_chunk(pipeline, audio)[..., start - lo : stop - lo]
         del audio
-        out = out.astype(np.float64)
-        if k > 0 and overlap:
+        emit_stop = stop if last else spans[k + 1][0]
+        fade_in = k > 0 and overlap
+        if fade_in and overlap > emit_stop - start:  # the fade-in reaches into the next one's
+            out = out.astype(np.float64)
             out[..., :overlap] *= ramp
             out[..., :overlap] += carry
-        if last:
-            emit_stop = stop
-        else:
-            emit_stop = spans[k + 1][0]
-            tail = out[..., emit_stop - start :]  # the next chunk's fade-in span
-            carry = tail * (1.0 - ramp) if overlap else None
+            carry = None if last else out[..., emit_stop - start :] * (1.0 - ramp)
+            block = out[..., : emit_stop - start].astype(np.float32)
+        else:  # the crossfades in float64, the rest copied as it is
+            block = np.ascontiguousarray(out[..., : emit_stop - start])
+            if fade_in:
+                head = out[..., :overlap].astype(np.float64)
+                head *= ramp
+                head += carry
+                block[..., :overlap] = head
+            if not last:
+                tail = out[..., emit_stop - start :]  # the next chunk's fade-in span
+                carry = tail.astype(np.float64) * (1.0 - ramp) if overlap else None
         if progress is not None:
             progress(1)
-        yield start, out[..., : emit_stop - start].astype(np.float32)
+        yield start, block
 
 
 def separate_long(pipeline, audio, chunk_samples, overlap_samples, progress=None, context=None,
