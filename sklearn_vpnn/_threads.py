@@ -62,7 +62,8 @@ def run_all(fn, items):
 
     items = list(items)
     n = torch.get_num_threads()
-    if n <= 1 or len(items) <= 1 or getattr(_state, "worker", False):
+    # one item goes to a worker too: the numbers are always one torch thread's
+    if n <= 1 or not items or getattr(_state, "worker", False):
         return [fn(item) for item in items]
     with _lock:
         if _pool["executor"] is None or _pool["size"] != n:
