@@ -233,8 +233,9 @@ def test_scorer_by_name_and_index(rng):
     assert by_name["drums"] == pytest.approx(per_track.mean())
     median = sdr_scorer("drums", aggregate="median", **kw)(est, X, y)
     assert median == pytest.approx(np.median(per_track))
-    # the default, museval path gives the same number
-    assert sdr_scorer("drums", sample_rate=SR)(est, X[:2], y[:2]) == pytest.approx(
+    # the default is framewise; the museval path gives the same number
+    assert sdr_scorer("drums", sample_rate=SR)(est, X, y) == by_name["drums"]
+    assert sdr_scorer("drums", sample_rate=SR, method="bss_eval_v4")(est, X[:2], y[:2]) == pytest.approx(
         sdr_scorer("drums", **kw)(est, X[:2], y[:2]), abs=1e-6)
 
 
@@ -317,7 +318,7 @@ def test_scorer_silence_policy(rng):
     y_none[:, 0] = 0.0
     est_fixed.transform = lambda X_: estimates
     assert scorer(est_fixed, X, y_none) == -100.0
-    assert sdr_scorer("drums", sample_rate=SR, floor=-50)(est_fixed, X, y_none) == -50.0  # museval path
+    assert sdr_scorer("drums", sample_rate=SR, floor=-50, method="bss_eval_v4")(est_fixed, X, y_none) == -50.0
 
     # an exact estimate is capped, finite
     est_fixed.transform = lambda X_: y.copy()
@@ -341,6 +342,32 @@ def test_grid_search_picks_least_noisy(rng):
     scores = search.cv_results_["mean_test_score"]
     assert np.all(np.isfinite(scores))
     assert list(np.argsort(scores)) == [0, 2, 1]
+
+
+def test_grid_search_default_scorer_needs_neither_museval_nor_musdb(rng, monkeypatch):
+    """GridSearchCV(scoring=sdr_scorer("drums")) runs where museval/musdb cannot be imported."""
+    from sklearn_vpnn import VPNNSeparator, make_drum_mixtures
+
+    data = make_drum_mixtures(n_tracks=4, duration=1.0, sample_rate=SR, random_state=0)
+    X, y = data.X, data.y
+    pipe = make_pipeline(STFT(n_fft=256, sample_rate=SR),
+                         VPNNSeparator(hidden_units=8, max_epochs=1, validation_fraction=0, device="cpu",
+                                       random_state=0), InverseSTFT())
+    grid = {"vpnnseparator__gamma": [0.0, 0.1]}
+    expected = GridSearchCV(pipe, grid, scoring=sdr_scorer("drums", method="framewise"), cv=2).fit(X, y)
+    for name in [m for m in sys.modules if m.split(".")[0] in ("museval", "musdb")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "museval", None)  # import museval -> ImportError
+    monkeypatch.setitem(sys.modules, "musdb", None)
+    with pytest.raises(ImportError):
+        import museval  # noqa: F401
+    search = GridSearchCV(pipe, grid, scoring=sdr_scorer("drums"), cv=2, error_score="raise").fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    np.testing.assert_array_equal(scores, expected.cv_results_["mean_test_score"])
+    # the museval path says what is missing
+    with pytest.raises(ImportError, match="museval"):
+        sdr_scorer("drums", method="bss_eval_v4")(search.best_estimator_, X, y)
 
 
 # --------------------------------------------------------------------------- real pipeline
@@ -376,7 +403,8 @@ def test_scorer_with_real_pipeline():
         scores.append(sdr_scorer("drums", method="framewise")(pipe, data.X, data.y))
         # sample rate found on the STFT step: same as passing it
         assert scores[-1] == sdr_scorer("drums", sample_rate=SR, method="framewise")(pipe, data.X, data.y)
-    # and the default museval path agrees
-    assert sdr_scorer("drums")(pipe, data.X, data.y) == pytest.approx(scores[-1], abs=1e-6)
+    # the default is framewise, and the museval path agrees
+    assert sdr_scorer("drums")(pipe, data.X, data.y) == scores[-1]
+    assert sdr_scorer("drums", method="bss_eval_v4")(pipe, data.X, data.y) == pytest.approx(scores[-1], abs=1e-6)
     assert scores[0] > scores[1] > scores[2]
     assert isinstance(pipe, Pipeline) and np.all(np.isfinite(scores))

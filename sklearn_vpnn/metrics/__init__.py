@@ -4,7 +4,9 @@
 convention: BSS Eval v4 "images" metrics (:func:`museval.metrics.bss_eval`,
 time-invariant 512-tap distortion filters, no permutation search) on 1 s
 windows, median over windows. :func:`sdr_scorer` wraps it as a model-selection
-scorer for :class:`~sklearn.model_selection.GridSearchCV`.
+scorer for :class:`~sklearn.model_selection.GridSearchCV`; by default it computes
+that SDR with ``method="framewise"`` (below): the same numbers, about 200 times
+faster, and a search needs neither museval nor musdb (whose import needs ffmpeg).
 
 **A fact worth knowing** (checked in ``tests/test_metrics.py``): in BSS Eval v4
 *images* mode (the SiSEC mode, ``bsseval_sources_version=False``) the distortion
