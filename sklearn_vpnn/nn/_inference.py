@@ -6,8 +6,10 @@ spectrogram's layout ``(n_sources, n_bins, frames)``; :class:`FrameMasker`
 computes them without the copies a batch-at-a-time forward pass makes:
 
 * the features (log-magnitudes, normalised in place) are built once per
-  sequence, edge-padded by the largest context stride;
-* buffers are allocated once per sequence and reused for every chunk; bias and
+  sequence, edge-padded by the largest context stride, and every chunk reads
+  its context frames from them (:meth:`FrameMasker.chunk_masks`; chunks are
+  independent, so callers may run them on several threads, one masker each);
+* a masker's buffers are allocated once and reused for every chunk; bias and
   activation are applied in place;
 * the heads compute their outputs transposed, ``(n_bins, frames)``
   (:meth:`~sklearn_vpnn.nn.VectorProductLinear._component_t_into`), so masks
@@ -27,7 +29,8 @@ computes them without the copies a batch-at-a-time forward pass makes:
   (``3 K F H`` instead of ``6 K F H`` per frame) and no gathered copy of the
   features. The sums are the same terms added in another order, so the masks
   agree with the gathered forward pass to float32 rounding, not bit for bit
-  (``tests/test_nn.py`` checks both against float64).
+  (``tests/test_inference.py`` checks both against float64; ``shift=False``
+  gives the gathered numbers bit for bit).
 
 The colour VPNN and the DNN go through their ordinary forward pass on gathered
 stacks, chunk by chunk (the same numbers as ``model(x)``).
@@ -91,8 +94,9 @@ class FrameMasker:
     >>> import numpy as np, torch
     >>> from sklearn_vpnn.nn import FrameMasker, MaskNet
     >>> spec = np.ones((5, 7), np.complex64)  # (n_bins, n_frames)
+    >>> masker = FrameMasker(MaskNet("vpnn", 5, hidden_units=4))
     >>> with torch.inference_mode():
-    ...     [(a, b, m.shape) for a, b, m in FrameMasker(MaskNet("vpnn", 5, hidden_units=4)).masks(spec, 7)]
+    ...     [(a, b, m.shape) for a, b, m in masker.masks(spec, 7)]
     [(0, 7, torch.Size([2, 5, 7]))]
     """
 

@@ -305,7 +305,8 @@ class VectorProductLinear(nn.Module):
 
     def _inference_pairs(self):
         """Stacked weight blocks, cached while the weights are unchanged (no autograd)."""
-        key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype)
+        w = self.weight  # an inference tensor (made under inference_mode) has no version counter
+        key = (w.data_ptr(), None if w.is_inference() else w._version, w.dtype)
         cached = self.__dict__.get("_pairs_cache")
         if cached is None or cached[0] != key:
             cached = (key, _pair_weights(self.weight))
