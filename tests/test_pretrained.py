@@ -1,0 +1,58 @@
+"""The bundled drums model: loads offline, without unpickling, and separates."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sklearn_vpnn import load_pretrained
+
+
+@pytest.fixture
+def no_pickle(monkeypatch):
+    """Any unpickling (pickle, joblib, torch.load) fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model file was unpickled")
+
+    class RefusingUnpickler(pickle.Unpickler):  # still subclassable, never usable
+        def __init__(self, *args, **kwargs):
+            refuse()
+
+    import joblib
+    import torch
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", RefusingUnpickler)
+    monkeypatch.setattr(joblib, "load", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+
+
+def test_bundled_model_loads_without_unpickling(no_pickle):
+    pipe = load_pretrained("drums")
+    mix = np.random.default_rng(0).standard_normal((1, 2, 22050)).astype(np.float32) * 0.1
+    out = pipe.transform(mix)
+    assert out.shape == (1, 2, 2, 22050)
+    assert np.isfinite(out).all()
+    # the stems add up to the mixture up to the masks' rounding
+    np.testing.assert_allclose(out.sum(1), mix, atol=1e-3)
+
+
+def test_list_pretrained_shows_licence():
+    from sklearn_vpnn.pretrained import list_pretrained
+
+    (drums,) = [m for m in list_pretrained() if m["name"] == "drums"]
+    assert drums["sources"] == ("drums", "accompaniment")
+    assert "non-commercial" in drums["licence"].lower()
+    with pytest.raises(ValueError, match="no bundled model named 'piano'"):
+        load_pretrained("piano")
+
+
+def test_bundled_model_is_the_documented_recipe_and_small():
+    from sklearn_vpnn.pretrained import pretrained_path
+
+    pipe = load_pretrained("drums")
+    sep = pipe[1]
+    assert sep.context_strides == (1, 4, 16) and sep.hidden_units == 256
+    assert pipe[0].sample_rate == 44100
+    assert pretrained_path("drums").stat().st_size <= 25 * 2**20
