@@ -1,6 +1,7 @@
 """Shared pytest fixtures (keep these small and generic)."""
 
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -25,3 +26,23 @@ def musdb_root():
     if not (root / "train").is_dir():
         pytest.skip(f"MUSDB_PATH={root} has no train/ folder; {MUSDB_SKIP_REASON}")
     return root
+
+
+@pytest.fixture
+def no_pickle(monkeypatch):
+    """Any unpickling (pickle, joblib, torch.load) fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model file was unpickled")
+
+    class RefusingUnpickler(pickle.Unpickler):  # still subclassable, never usable
+        def __init__(self, *args, **kwargs):
+            refuse()
+
+    import joblib
+    import torch
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", RefusingUnpickler)
+    monkeypatch.setattr(joblib, "load", refuse)
+    monkeypatch.setattr(torch, "load", refuse)

@@ -26,26 +26,6 @@ def fitted(data):
     return pipe.fit(data.X, data.y)
 
 
-@pytest.fixture
-def no_pickle(monkeypatch):
-    """Any unpickling (pickle, joblib, torch.load) fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model file was unpickled")
-
-    class RefusingUnpickler(pickle.Unpickler):  # still subclassable, never usable
-        def __init__(self, *args, **kwargs):
-            refuse()
-
-    import joblib
-    import torch
-
-    monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "loads", refuse)
-    monkeypatch.setattr(pickle, "Unpickler", RefusingUnpickler)
-    monkeypatch.setattr(joblib, "load", refuse)
-    monkeypatch.setattr(torch, "load", refuse)
-
-
 @pytest.mark.parametrize("Sep,extra", [(VPNNSeparator, {"mapping": "window"}),
                                        (VPNNSeparator, {"mapping": "color"}),
                                        (DNNSeparator, {})])
@@ -120,6 +100,17 @@ def test_refuses_unfitted_and_foreign_pipelines(tmp_path, fitted):
         save_model(fitted[1], tmp_path / "m.safetensors")
 
 
+def _resave(path, desc, tensors):
+    """Write a model file with an edited description (its checksum recomputed)."""
+    from safetensors.numpy import save_file
+
+    from sklearn_vpnn import persistence
+
+    desc["checksum"] = persistence._checksum(desc, tensors)
+    save_file(tensors, str(path), metadata={persistence._META_KEY: json.dumps(desc)})
+    return path
+
+
 def _flip(path, where):
     raw = bytearray(path.read_bytes())
     raw[where] ^= 0xFF
@@ -181,38 +172,28 @@ def test_foreign_safetensors_and_unknown_classes_are_refused(tmp_path, fitted):
     path = save_model(fitted, tmp_path / "m.safetensors")
     desc, tensors = persistence._read(path)
     desc["steps"][0]["class"] = "os.system"
-    desc["checksum"] = persistence._checksum(desc, tensors)
-    bad = tmp_path / "bad.safetensors"
-    save_file(tensors, str(bad), metadata={persistence._META_KEY: json.dumps(desc)})
+    bad = _resave(tmp_path / "bad.safetensors", desc, tensors)
     with pytest.raises(ModelFileError, match="unknown step class 'os.system'"):
         load_model(bad)
 
 
 def test_non_finite_weights_are_refused(tmp_path, fitted):
-    from safetensors.numpy import save_file
-
     from sklearn_vpnn import persistence
 
     desc, tensors = persistence._read(save_model(fitted, tmp_path / "m.safetensors"))
     name = next(k for k in tensors if k.endswith("weight"))
     tensors[name] = tensors[name].copy()
     tensors[name].flat[0] = np.nan
-    desc["checksum"] = persistence._checksum(desc, tensors)
-    bad = tmp_path / "nan.safetensors"
-    save_file(tensors, str(bad), metadata={persistence._META_KEY: json.dumps(desc)})
+    bad = _resave(tmp_path / "nan.safetensors", desc, tensors)
     with pytest.raises(ModelFileError, match="NaN or infinite"):
         load_model(bad)
 
 
 def test_newer_format_is_refused(tmp_path, fitted):
-    from safetensors.numpy import save_file
-
     from sklearn_vpnn import persistence
 
     desc, tensors = persistence._read(save_model(fitted, tmp_path / "m.safetensors"))
     desc["format_version"] = 99
-    desc["checksum"] = persistence._checksum(desc, tensors)
-    bad = tmp_path / "new.safetensors"
-    save_file(tensors, str(bad), metadata={persistence._META_KEY: json.dumps(desc)})
+    bad = _resave(tmp_path / "new.safetensors", desc, tensors)
     with pytest.raises(ModelFileError, match="version 99"):
         load_model(bad)

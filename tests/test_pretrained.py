@@ -1,31 +1,9 @@
 """The bundled drums model: loads offline, without unpickling, and separates."""
 
-import pickle
-
 import numpy as np
 import pytest
 
 from sklearn_vpnn import load_pretrained
-
-
-@pytest.fixture
-def no_pickle(monkeypatch):
-    """Any unpickling (pickle, joblib, torch.load) fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model file was unpickled")
-
-    class RefusingUnpickler(pickle.Unpickler):  # still subclassable, never usable
-        def __init__(self, *args, **kwargs):
-            refuse()
-
-    import joblib
-    import torch
-
-    monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "loads", refuse)
-    monkeypatch.setattr(pickle, "Unpickler", RefusingUnpickler)
-    monkeypatch.setattr(joblib, "load", refuse)
-    monkeypatch.setattr(torch, "load", refuse)
 
 
 def test_bundled_model_loads_without_unpickling(no_pickle):
