@@ -143,7 +143,8 @@ def write_stems(model, f, input_path, paths, spec, overwrite, chunk, overlap, pr
         with _progress_bar(n_frames / in_sr, Path(os.fspath(input_path)).name, progress) as bar:
             for start, block in iter_separate(model.pipeline, _BlockReader(f, name), n, chunk, overlap):
                 last = start + block.shape[-1] >= n
-                stems = dict(zip(needed, frames.push(block[idx], last=last)))
+                picked = block if idx == list(range(len(block))) else block[idx]  # no copy for all
+                stems = dict(zip(needed, frames.push(picked, last=last)))
                 m = len(next(iter(stems.values()))) if stems else 0
                 if residual:
                     stems[res_source] = inp.take(m) - sum(stems[s] for s in needed)

@@ -157,8 +157,9 @@ def iter_separate(pipeline, read, n_samples, chunk_samples, overlap_samples, con
     start : int
         Position of the block in the signal.
     block : ndarray of shape (n_sources, n_channels, n)
-        Final output for samples ``[start, start + n)``; blocks are consecutive
-        and cover ``[0, n_samples)`` exactly.
+        Final output for samples ``[start, start + n)`` (float32, a view of the
+        chunk's output); blocks are consecutive and cover ``[0, n_samples)``
+        exactly.
     """
     n_samples = check_number(n_samples, "n_samples", integer=True, low=1)
     chunk_samples = check_number(chunk_samples, "chunk_samples", integer=True, low=1)
@@ -186,22 +187,25 @@ def iter_separate(pipeline, read, n_samples, chunk_samples, overlap_samples, con
         del audio
         emit_stop = stop if last else spans[k + 1][0]
         fade_in = k > 0 and overlap
+        carry_in = carry
         if fade_in and overlap > emit_stop - start:  # the fade-in reaches into the next one's
             out = out.astype(np.float64)
             out[..., :overlap] *= ramp
-            out[..., :overlap] += carry
+            out[..., :overlap] += carry_in
             carry = None if last else out[..., emit_stop - start :] * (1.0 - ramp)
             block = out[..., : emit_stop - start].astype(np.float32)
-        else:  # the crossfades in float64, the rest copied as it is
-            block = np.ascontiguousarray(out[..., : emit_stop - start])
-            if fade_in:
-                head = out[..., :overlap].astype(np.float64)
-                head *= ramp
-                head += carry
-                block[..., :overlap] = head
+        else:  # the crossfades in float64, in the chunk's own output; the rest as it is
             if not last:
                 tail = out[..., emit_stop - start :]  # the next chunk's fade-in span
                 carry = tail.astype(np.float64) * (1.0 - ramp) if overlap else None
+            if fade_in:
+                if not out.flags.writeable:
+                    out = out.copy()
+                head = out[..., :overlap].astype(np.float64)
+                head *= ramp
+                head += carry_in
+                out[..., :overlap] = head
+            block = out[..., : emit_stop - start]
         if progress is not None:
             progress(1)
         yield start, block
