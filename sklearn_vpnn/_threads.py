@@ -73,7 +73,24 @@ def run_all(fn, items):
                                                      initializer=_start_worker), size=n)
         executor, started = _pool["executor"], _pool["started"]
     try:
-        return list(executor.map(fn, items))
+        return list(executor.map(_one_thread(fn), items))
     finally:
-        if _pool["started"] != started:  # a new worker set the process-wide default to 1
+        if torch.get_num_threads() != n:  # a worker set the process-wide default to 1
             torch.set_num_threads(n)
+
+
+def _one_thread(fn):
+    """``fn`` run with one torch thread in the calling worker, whatever the caller reset since.
+
+    The caller restores its own thread count after every :func:`run_all`, which torch
+    may apply process-wide; a worker re-asserts one thread before each item, so the
+    numbers never depend on the thread count (tested).
+    """
+    def call(item):
+        import torch
+
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
+        return fn(item)
+
+    return call
