@@ -152,7 +152,18 @@ class FrameMasker:
 
     # --------------------------------------------------------------- masks
     def spans(self, n_frames):
-        """The chunks ``[(start, stop), ...]`` of a sequence: near-equal, at most ``chunk`` frames."""
+        """The chunks of a sequence: near-equal, at most ``chunk`` frames.
+
+        Parameters
+        ----------
+        n_frames : int
+            Frames in the sequence.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[(start, stop), ...]``, empty for no frames.
+        """
         return _spans(int(n_frames), self.chunk) if n_frames >= 1 else []
 
     def masks(self, spec, n_frames):
