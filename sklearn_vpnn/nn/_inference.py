@@ -233,11 +233,9 @@ class FrameMasker:
             rows = self._buffer("x", b * 3 * len(self.strides) * F).view(-1, F)
             torch.index_select(feats, 0, self._context_rows(start, stop, True).reshape(-1), out=rows)
             return layer._rows_into(rows.view(b, -1), out)
-        w = layer.weight.view(H, len(self.strides), F, 3)
         ox, oy, oz = out[:, :H], out[:, H : 2 * H], out[:, 2 * H :]
-        for k, s in enumerate(self.strides):
+        for k, (s, wk) in enumerate(zip(self.strides, self._first_weights())):
             # Q[r] = [W_x; W_y; W_z] x[frame start - s + r] for this stride's bins
-            wk = w[:, k].permute(2, 0, 1).reshape(3 * H, F)
             q = self._buffer("q", (b + 2 * s) * 3 * H).view(b + 2 * s, 3 * H)
             torch.mm(feats[start + p - s : stop + p + s], wk.t(), out=q)
             q = q.view(b + 2 * s, 3, H)
@@ -253,6 +251,17 @@ class FrameMasker:
         if layer.bias is not None:
             out.view(b, 3, H).add_(layer.bias.t())
         return out
+
+    def _first_weights(self):
+        """Per stride, the first layer's ``[W_x; W_y; W_z]`` ``(3 H, n_bins)``, kept while the weights are unchanged."""
+        w = self.model.hidden[0].weight
+        key = (w.data_ptr(), None if w.is_inference() else w._version)
+        if self._buffers.get("w_key") != key:
+            H, F = w.shape[0], self.model.n_bins
+            w4 = w.detach().view(H, len(self.strides), F, 3)
+            self._buffers["w"] = [w4[:, k].permute(2, 0, 1).reshape(3 * H, F) for k in range(len(self.strides))]
+            self._buffers["w_key"] = key
+        return self._buffers["w"]
 
     def _window_masks(self, feats, start, stop):
         model = self.model
