@@ -22,20 +22,29 @@ __all__ = ["run_all"]
 
 _state = threading.local()  # .worker: True in a worker thread
 _lock = threading.Lock()
-_pool = {"executor": None, "size": 0, "started": 0}
+_pool = {"executor": None, "size": 0}
 
 
 def _start_worker():
     import torch
 
-    torch.set_num_threads(1)  # this thread's OpenMP and MKL settings
+    # torch reads the process-wide default into a thread's settings at its first
+    # get_num_threads or parallel operation: do that first, then set one thread
+    torch.get_num_threads()
+    torch.set_num_threads(1)  # this thread's OpenMP and MKL settings (and the process default)
     _state.worker = True
-    with _lock:
-        _pool["started"] += 1
 
 
 def _forget_pool():  # a forked child has none of its parent's threads
-    _pool.update(executor=None, size=0, started=0)
+    _pool.update(executor=None, size=0)
+
+
+def _new_pool(n):
+    """``n`` workers, all started (so none starts later and changes the process default)."""
+    executor = ThreadPoolExecutor(n, thread_name_prefix="sklearn-vpnn", initializer=_start_worker)
+    everyone = threading.Barrier(n)  # n tasks that wait for each other: n threads, all started
+    list(executor.map(lambda _: everyone.wait(), range(n)))
+    return executor
 
 
 if hasattr(os, "register_at_fork"):
@@ -69,14 +78,14 @@ def run_all(fn, items):
         if _pool["executor"] is None or _pool["size"] != n:
             if _pool["executor"] is not None:
                 _pool["executor"].shutdown(wait=False)
-            _pool.update(executor=ThreadPoolExecutor(n, thread_name_prefix="sklearn-vpnn",
-                                                     initializer=_start_worker), size=n)
-        executor, started = _pool["executor"], _pool["started"]
+            _pool.update(executor=_new_pool(n), size=n)
+        executor = _pool["executor"]
     try:
         return list(executor.map(_one_thread(fn), items))
     finally:
-        if torch.get_num_threads() != n:  # a worker set the process-wide default to 1
-            torch.set_num_threads(n)
+        # a worker's torch.set_num_threads(1) also set the process-wide default, which
+        # threads started later read: give it back (this thread's own count is unchanged)
+        torch.set_num_threads(n)
 
 
 def _one_thread(fn):

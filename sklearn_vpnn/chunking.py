@@ -32,6 +32,8 @@ Memory is bounded by one chunk (plus its context) at a time: outputs are
 yielded block by block as soon as no later chunk can change them.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ._validation import check_number
@@ -174,41 +176,60 @@ def iter_separate(pipeline, read, n_samples, chunk_samples, overlap_samples, con
     spans, overlap = _plan(n_samples, chunk_samples, overlap_samples, align)
     ramp = _fade_in(overlap) if overlap else None
 
-    carry = None  # weighted output of the previous chunk over the current fade-in span
-    for k, (start, stop) in enumerate(spans):
-        last = k == len(spans) - 1
+    def separate(k):
+        start, stop = spans[k]
         lo, hi = max(0, start - context), min(n_samples, stop + context)
         audio = np.asarray(read(lo, hi), dtype=np.float32)
         if audio.ndim == 1:
             audio = audio[np.newaxis]
         if audio.shape[-1] != hi - lo:
             raise ValueError(f"read({lo}, {hi}) returned {audio.shape[-1]} samples, expected {hi - lo}")
-        out = _separate_chunk(pipeline, audio)[..., start - lo : stop - lo]
-        del audio
-        emit_stop = stop if last else spans[k + 1][0]
-        fade_in = k > 0 and overlap
-        carry_in = carry
-        if fade_in and overlap > emit_stop - start:  # the fade-in reaches into the next one's
-            out = out.astype(np.float64)
-            out[..., :overlap] *= ramp
-            out[..., :overlap] += carry_in
-            carry = None if last else out[..., emit_stop - start :] * (1.0 - ramp)
-            block = out[..., : emit_stop - start].astype(np.float32)
-        else:  # the crossfades in float64, in the chunk's own output; the rest as it is
-            if not last:
-                tail = out[..., emit_stop - start :]  # the next chunk's fade-in span
-                carry = tail.astype(np.float64) * (1.0 - ramp) if overlap else None
-            if fade_in:
-                if not out.flags.writeable:
-                    out = out.copy()
-                head = out[..., :overlap].astype(np.float64)
-                head *= ramp
-                head += carry_in
-                out[..., :overlap] = head
-            block = out[..., : emit_stop - start]
-        if progress is not None:
-            progress(1)
-        yield start, block
+        return _separate_chunk(pipeline, audio)[..., start - lo : stop - lo]
+
+    # the next chunk is read and separated while the caller uses this one's block; if the
+    # caller stops early, the chunk under way is finished (not used) before this returns
+    ahead = ThreadPoolExecutor(1, thread_name_prefix="sklearn-vpnn-chunks")
+    try:
+        pending = ahead.submit(separate, 0)
+        carry = None  # weighted output of the previous chunk over the current fade-in span
+        for k in range(len(spans)):
+            out = pending.result()
+            if k + 1 < len(spans):
+                pending = ahead.submit(separate, k + 1)
+            start, block, carry = _crossfade(out, spans, k, overlap, ramp, carry)
+            if progress is not None:
+                progress(1)
+            yield start, block
+    finally:
+        ahead.shutdown(wait=True, cancel_futures=True)
+
+
+def _crossfade(out, spans, k, overlap, ramp, carry_in):
+    """Chunk ``k``'s block (its fade-in crossfaded with ``carry_in``) and the next chunk's carry."""
+    start, stop = spans[k]
+    last = k == len(spans) - 1
+    carry = None
+    emit_stop = stop if last else spans[k + 1][0]
+    fade_in = k > 0 and overlap
+    if fade_in and overlap > emit_stop - start:  # the fade-in reaches into the next one's
+        out = out.astype(np.float64)
+        out[..., :overlap] *= ramp
+        out[..., :overlap] += carry_in
+        carry = None if last else out[..., emit_stop - start :] * (1.0 - ramp)
+        block = out[..., : emit_stop - start].astype(np.float32)
+    else:  # the crossfades in float64, in the chunk's own output; the rest as it is
+        if not last:
+            tail = out[..., emit_stop - start :]  # the next chunk's fade-in span
+            carry = tail.astype(np.float64) * (1.0 - ramp) if overlap else None
+        if fade_in:
+            if not out.flags.writeable:
+                out = out.copy()
+            head = out[..., :overlap].astype(np.float64)
+            head *= ramp
+            head += carry_in
+            out[..., :overlap] = head
+        block = out[..., : emit_stop - start]
+    return start, block, carry
 
 
 def separate_long(pipeline, audio, chunk_samples, overlap_samples, progress=None, context=None,

@@ -174,3 +174,20 @@ def test_block_stft_and_overlap_add_are_torch_stft_and_fold_bit_for_bit(n_fft, h
     for data in (spec, spec.astype(np.complex128)):
         np.testing.assert_array_equal(_istft_rows(data, 30000, params, window),
                                       _fold_reference(data, 30000, params).astype(np.float32))
+
+
+def test_run_all_leaves_torch_thread_count_of_new_threads_alone():
+    """Workers run one torch thread each; threads started afterwards get the caller's count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn_vpnn._threads import run_all
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert run_all(lambda _: torch.get_num_threads(), range(4)) == [1, 1, 1, 1]
+        assert torch.get_num_threads() == 2
+        with ThreadPoolExecutor(1) as other:
+            assert other.submit(torch.get_num_threads).result() == 2
+    finally:
+        torch.set_num_threads(before)
