@@ -28,8 +28,9 @@ separation reproduces whole-signal separation (except for steps that use
 statistics of the whole track, such as a Wiener filter with
 ``wiener_iterations > 0``, where the crossfade keeps the joins smooth).
 
-Memory is bounded by one chunk (plus its context) at a time: outputs are
-yielded block by block as soon as no later chunk can change them.
+Memory is bounded by two chunks (plus their context): the next chunk is read
+and separated while the caller uses the current one's output, which is yielded
+block by block as soon as no later chunk can change it.
 """
 
 from concurrent.futures import ThreadPoolExecutor
