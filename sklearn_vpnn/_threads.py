@@ -11,7 +11,12 @@ parallel too. The numbers are those of one torch thread, whatever the number of
 workers.
 
 The workers live as long as the process (a batch of files reuses them) and are
-rebuilt when torch's thread count changes or after a fork.
+rebuilt when torch's thread count changes or after a fork. ``torch.set_num_threads``
+also sets the process-wide default that a thread reads at its first torch call:
+the workers read it before setting their own one thread, and :func:`run_all` gives
+the caller's count back to it after every run, so threads started later (the
+chunk read-ahead of :func:`sklearn_vpnn.chunking.iter_separate`, or the user's)
+are not left with one thread.
 """
 
 import os
