@@ -259,6 +259,7 @@ def test_wiener_postfilter_runs_and_keeps_shapes(data, fitted_pipe):
         (dict(max_epochs=True), "max_epochs"),
         (dict(max_time=float("nan")), "max_time"),
         (dict(gain_db=float("inf")), "gain_db"),
+        (dict(eq_db=-1.0), "eq_db"),
         (dict(lr=float("inf")), "lr"),
         (dict(cache="ram"), "cache"),
     ],
@@ -331,3 +332,31 @@ def test_default_recipe_is_multiscale_and_colour_ignores_strides():
                                                         random_state=0), InverseSTFT())
     pipe.fit(d.X, d.y)
     assert pipe[1].net_.module_.context_strides == (1,)
+
+
+def test_eq_augmentation_is_a_smooth_bounded_curve_per_source_and_sample():
+    """eq_db: each source of a sample gets one smooth gain curve within +-eq_db dB,
+    the same on every context frame, drawn again for every batch and seeded."""
+    import torch
+
+    from sklearn_vpnn.separator import FrameDataset
+
+    stft = torch.ones(2, 3, 20, 257, dtype=torch.complex64)  # 2 sources, flat spectra
+
+    def draw(seed):
+        ds = FrameDataset(stft, [20, 20, 20], eq_db=6.0, seed=seed, context_strides=(1, 4))
+        return ds, ds.batch(range(8))
+
+    ds, (features, target) = draw(0)
+    gains_db = 20 * torch.log10(target[:, 1:])  # (8, 2, F): each source's curve
+    assert gains_db.abs().max() <= 6.0 + 1e-4
+    assert gains_db.std(-1).min() > 0.1  # not flat: an equaliser, not a gain
+    upper = gains_db[:, :, 16:]  # smooth in log-frequency: small steps between neighbours up here
+    assert (upper[:, :, 1:] - upper[:, :, :-1]).abs().max() < 1.0
+    assert not torch.allclose(gains_db[:, 0], gains_db[:, 1])  # per source
+    mix = features.exp()  # the mixture's context frames share the current frame's curve
+    torch.testing.assert_close(mix, mix[:, 1:2].expand_as(mix), atol=1e-4, rtol=1e-4)
+    assert not torch.equal(ds.batch(range(8))[1], target)  # a new curve every draw
+    torch.testing.assert_close(draw(0)[1][1], target)  # seeded
+    plain = ds.batch(range(8), augment=False)[1]
+    torch.testing.assert_close(plain, torch.tensor([2.0, 1.0, 1.0])[None, :, None].expand_as(plain))

@@ -34,6 +34,11 @@ _COMMON_PARAMS_DOC = """
         trains on the given mixtures only.
     gain_db : float, default=3.0
         Random gain per source and frame, uniform in ``[-gain_db, gain_db]`` dB.
+    eq_db : float, default=0.0
+        Random equaliser per source and frame (mixing-style augmentation): a
+        smooth gain curve over frequency, uniform in ``[-eq_db, eq_db]`` dB at
+        six log-spaced frequencies and interpolated in log-frequency between
+        them, the same on the frame's context. 0 disables it.
     validation_fraction : float, default=0.1
         Fraction of the training *tracks* held out to monitor training: the
         validation loss drives the learning-rate schedule and early stopping

@@ -60,6 +60,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "remix": [Interval(Real, 0, 1, closed="both")],
         "gain_db": [Interval(Real, 0, None, closed="left")],
+        "eq_db": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "average": [Interval(Real, 0, 1, closed="left"), None],
@@ -174,7 +175,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
 
     def _build_datasets(self, X, y, train_tracks, valid_tracks, n_sources, cache, seed, tmpdir):
         """Training and validation frames (in memory, or cached in ``tmpdir``), channels, bins."""
-        augment = dict(remix=self.remix, gain_db=self.gain_db, seed=seed,
+        augment = dict(remix=self.remix, gain_db=self.gain_db, eq_db=self.eq_db, seed=seed,
                        context_strides=self._context_strides())
         if cache == "disk":
             def check(i, spec):
@@ -369,6 +370,7 @@ class VPNNSeparator(_BaseSeparator):
         batch_size=256,
         remix=0.5,
         gain_db=3.0,
+        eq_db=0.0,
         validation_fraction=0.1,
         patience=None,
         average=0.999,
@@ -391,6 +393,7 @@ class VPNNSeparator(_BaseSeparator):
         self.batch_size = batch_size
         self.remix = remix
         self.gain_db = gain_db
+        self.eq_db = eq_db
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.average = average
@@ -444,6 +447,7 @@ class DNNSeparator(_BaseSeparator):
         batch_size=256,
         remix=0.5,
         gain_db=3.0,
+        eq_db=0.0,
         validation_fraction=0.1,
         patience=None,
         average=0.999,
@@ -465,6 +469,7 @@ class DNNSeparator(_BaseSeparator):
         self.batch_size = batch_size
         self.remix = remix
         self.gain_db = gain_db
+        self.eq_db = eq_db
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.average = average

@@ -22,6 +22,22 @@ _NORM_FRAMES = 20_000  # random training frames they are estimated on: plenty fo
 _NORM_CHUNK = 2048  # frames featurised at once meanwhile: bounds the memory of their context stacks
 _QUANTILE_ELEMENTS = 1_000_000  # log-magnitudes [lo, hi] are quantiles of (torch.quantile sorts them)
 _MIN_SCALE = 1e-3  # floor of the per-bin scale: a constant bin is not blown up
+_EQ_BANDS = 6  # random EQ (eq_db): anchor gains, log-spaced in frequency, linear in between
+
+
+def _eq_basis(n_bins, n_bands=_EQ_BANDS):
+    """``(n_bands, n_bins)`` weights that turn anchor gains into a smooth curve over bins.
+
+    The anchors sit at log-spaced bins from 1 to ``n_bins - 1``; a bin's gain (in dB)
+    is the linear interpolation, in log-frequency, of its two neighbouring anchors
+    (bin 0, the DC bin, takes the first anchor's). Rows sum to one at every bin.
+    """
+    if n_bins < 3:
+        return torch.ones(1, n_bins)
+    anchors = np.geomspace(1.0, n_bins - 1.0, n_bands)
+    logf = np.log(np.maximum(np.arange(n_bins, dtype=np.float64), 1.0))
+    basis = np.stack([np.interp(logf, np.log(anchors), np.eye(n_bands)[k]) for k in range(n_bands)])
+    return torch.from_numpy(basis.astype(np.float32))
 
 
 class FrameDataset(torch.utils.data.Dataset):
@@ -36,8 +52,10 @@ class FrameDataset(torch.utils.data.Dataset):
 
     With ``remix > 0`` each source of a sample comes, with that probability,
     from a random frame of a random sequence instead of the sample's own
-    (random remixing across tracks), and ``gain_db`` draws a random gain per
-    source. Both are seeded by ``seed``. ``__getitems__`` returns a whole
+    (random remixing across tracks), ``gain_db`` draws a random gain per
+    source and ``eq_db`` a random equaliser curve per source (a smooth gain
+    over frequency, the same on the sample's context frames). All are seeded
+    by ``seed``. ``__getitems__`` returns a whole
     batch, stacked and augmented (what the separators train on), so a data
     loader's ``collate_fn`` must return its argument as it is.
 
@@ -56,6 +74,10 @@ class FrameDataset(torch.utils.data.Dataset):
     context_strides : tuple of int, default=(1,)
         One ``(t - s, t, t + s)`` stack per stride ``s`` (see
         :func:`~sklearn_vpnn.nn.context_indices`): features are ``(B, 3 K, n_bins)``.
+    eq_db : float, default=0.0
+        Random equaliser per source and sample: gains uniform in ``[-eq_db,
+        eq_db]`` dB at six log-spaced frequencies, interpolated in
+        log-frequency between them.
 
     Examples
     --------
@@ -72,12 +94,13 @@ class FrameDataset(torch.utils.data.Dataset):
     tensor([2., 1., 1.])
     """
 
-    def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0, context_strides=(1,)):
+    def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0, context_strides=(1,),
+                 eq_db=0.0):
         self.S = sources_stft  # complex64 tensor (S, N, T, F)
         self.n_sources, self.n_seq, self.T, self.F = sources_stft.shape
-        self._init_sampling(n_valid, remix, gain_db, seed, context_strides)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db)
 
-    def _init_sampling(self, n_valid, remix, gain_db, seed, context_strides=(1,)):
+    def _init_sampling(self, n_valid, remix, gain_db, seed, context_strides=(1,), eq_db=0.0):
         self.n_valid = torch.as_tensor(n_valid, dtype=torch.int64)  # (N,)
         seq = torch.repeat_interleave(torch.arange(self.n_seq), self.n_valid)
         frame = torch.cat([torch.arange(int(n)) for n in self.n_valid])
@@ -88,6 +111,8 @@ class FrameDataset(torch.utils.data.Dataset):
                                            strides=self.context_strides)
         self.remix = float(remix)
         self.gain_db = float(gain_db)
+        self.eq_db = float(eq_db)
+        self._eq = _eq_basis(self.F) if self.eq_db > 0 else None
         self.generator = torch.Generator().manual_seed(int(seed))
 
     def __len__(self):
@@ -115,7 +140,8 @@ class FrameDataset(torch.utils.data.Dataset):
         indices : sequence of int
             Sample indices, in ``[0, len(self))``.
         augment : bool, default=True
-            Whether to remix and apply gains (when ``remix`` / ``gain_db`` ask for it).
+            Whether to remix and apply gains and equalisers (when ``remix`` /
+            ``gain_db`` / ``eq_db`` ask for it).
 
         Returns
         -------
@@ -139,6 +165,9 @@ class FrameDataset(torch.utils.data.Dataset):
             if augment and self.gain_db > 0:
                 g = torch.empty(B).uniform_(-self.gain_db, self.gain_db, generator=self.generator)
                 part = part * (10.0 ** (g / 20.0))[:, None, None]
+            if augment and self.eq_db > 0:
+                g = torch.empty(B, len(self._eq)).uniform_(-self.eq_db, self.eq_db, generator=self.generator)
+                part = part * (10.0 ** ((g @ self._eq) / 20.0))[:, None, :]
             parts.append(part)
         parts = torch.stack(parts, 1)  # (B, S, 3, F) complex
         mix = parts.sum(1)  # (B, 3, F)
@@ -168,13 +197,13 @@ class _DiskFrameDataset(FrameDataset):
     """
 
     def __init__(self, paths, offsets, n_valid, n_bins, remix=0.0, gain_db=0.0, seed=0,
-                 context_strides=(1,)):
+                 context_strides=(1,), eq_db=0.0):
         self.paths = list(paths)
         self.n_sources, self.F = len(self.paths), int(n_bins)
         self.n_seq = len(n_valid)
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self._fds = None
-        self._init_sampling(n_valid, remix, gain_db, seed, context_strides)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db)
 
     def _context(self, s, seq, t):
         if self._fds is None:
@@ -263,7 +292,8 @@ def _write_frame_cache(X, y, groups, n_sources, tmpdir, check):
 _SILENT = "the mixtures are silent (all-zero spectrogram); nothing to learn from"
 
 
-def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, context_strides=(1,)):
+def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, context_strides=(1,),
+                     eq_db=0.0):
     """Training and validation :class:`FrameDataset` (None without validation tracks).
 
     The targets come from the very STFT that made the mixture spectrogram ``X``.
@@ -279,13 +309,14 @@ def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, 
         data = Y[tracks].transpose(1, 0, 2, 4, 3).reshape(S, len(tracks) * C, T, F)
         return FrameDataset(torch.from_numpy(np.ascontiguousarray(data)), np.repeat(lengths[tracks], C),
                              remix=remix if train else 0.0, gain_db=gain_db if train else 0.0,
-                             seed=seed + (0 if train else 1), context_strides=context_strides)
+                             seed=seed + (0 if train else 1), context_strides=context_strides,
+                             eq_db=eq_db if train else 0.0)
 
     return make(train_tracks, True), make(valid_tracks, False) if len(valid_tracks) else None, C, F
 
 
 def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *, remix, gain_db, seed,
-                   context_strides=(1,)):
+                   context_strides=(1,), eq_db=0.0):
     """Like :func:`_memory_datasets` with :class:`_DiskFrameDataset` files in ``tmpdir``.
 
     The source STFTs are computed one track at a time (``check(i, spec)``
@@ -296,7 +327,7 @@ def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *
     if not heard:
         raise ValueError(_SILENT)
     train = _DiskFrameDataset(*cached["train"], F, remix=remix, gain_db=gain_db, seed=seed,
-                              context_strides=context_strides)
+                              context_strides=context_strides, eq_db=eq_db)
     valid = (_DiskFrameDataset(*cached["valid"], F, seed=seed + 1, context_strides=context_strides)
              if len(valid_tracks) else None)
     return train, valid, C, F
