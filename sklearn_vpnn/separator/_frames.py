@@ -25,6 +25,12 @@ _MIN_SCALE = 1e-3  # floor of the per-bin scale: a constant bin is not blown up
 _EQ_BANDS = 6  # random EQ (eq_db): anchor gains, log-spaced in frequency, linear in between
 
 
+def _magnitude(z):
+    """``abs`` of a complex tensor, as ``hypot`` of its parts: the same values, about 5x faster."""
+    r = torch.view_as_real(z)
+    return torch.hypot(r[..., 0], r[..., 1])
+
+
 def _eq_basis(n_bins, n_bands=_EQ_BANDS):
     """``(n_bands, n_bins)`` weights that turn anchor gains into a smooth curve over bins.
 
@@ -153,7 +159,7 @@ class FrameDataset(torch.utils.data.Dataset):
         """
         idx = self.index[torch.as_tensor(indices, dtype=torch.int64)]
         B = len(idx)
-        parts = []
+        mix, target = None, []
         for s in range(self.n_sources):
             seq, t = idx[:, 0], idx[:, 1]
             if augment and self.remix > 0:
@@ -161,20 +167,19 @@ class FrameDataset(torch.utils.data.Dataset):
                 other = self.index[torch.randint(len(self.index), (B,), generator=self.generator)]
                 seq = torch.where(swap, other[:, 0], seq)
                 t = torch.where(swap, other[:, 1], t)
-            part = self._context(s, seq, t)
+            part = self._context(s, seq, t)  # (B, 3 K, F) complex
             if augment and self.gain_db > 0:
                 g = torch.empty(B).uniform_(-self.gain_db, self.gain_db, generator=self.generator)
                 part = part * (10.0 ** (g / 20.0))[:, None, None]
             if augment and self.eq_db > 0:
                 g = torch.empty(B, len(self._eq)).uniform_(-self.eq_db, self.eq_db, generator=self.generator)
                 part = part * (10.0 ** ((g @ self._eq) / 20.0))[:, None, :]
-            parts.append(part)
-        parts = torch.stack(parts, 1)  # (B, S, 3, F) complex
-        mix = parts.sum(1)  # (B, 3, F)
-        mix_mag = mix.abs()
-        features = torch.log(mix_mag + _LOG_EPS)
-        target = torch.cat([mix_mag[:, None, 1], parts[:, :, 1].abs()], 1)  # (B, 1+S, F)
-        return features, target
+            target.append(_magnitude(part[:, 1]))  # the current frame
+            mix = part if mix is None else mix + part
+        mix_mag = _magnitude(mix)  # (B, 3 K, F)
+        target.insert(0, mix_mag[:, 1])
+        features = mix_mag.add(_LOG_EPS).log_()
+        return features, torch.stack(target, 1)  # (B, 1 + S, F)
 
     def __getitem__(self, i):
         features, target = self.__getitems__([i])
