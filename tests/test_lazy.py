@@ -88,7 +88,7 @@ def test_stft_of_lazy_tracks_is_lazy_and_equal(data):
 def test_disk_cache_gives_the_same_model(data, cls, extra):
     """Same seed, same model: every batch, every random draw, every value alike."""
     spec = STFT(n_fft=256).fit_transform(data[0])
-    params = dict(TINY, validation_fraction=0.25, remix=0.5, gain_db=3.0, eq_db=6.0, **extra)
+    params = dict(TINY, validation_fraction=0.25, remix=0.5, gain_db=3.0, eq_db=6.0, pitch_shift=1.0, **extra)
     mem = cls(cache="memory", **params).fit(spec, data[1])
     disk = cls(cache="disk", **params).fit(spec, data[1])
     assert [h["train_loss"] for h in mem.history_] == [h["train_loss"] for h in disk.history_]

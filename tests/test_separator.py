@@ -260,6 +260,7 @@ def test_wiener_postfilter_runs_and_keeps_shapes(data, fitted_pipe):
         (dict(max_time=float("nan")), "max_time"),
         (dict(gain_db=float("inf")), "gain_db"),
         (dict(eq_db=-1.0), "eq_db"),
+        (dict(pitch_shift=13.0), "pitch_shift"),
         (dict(lr=float("inf")), "lr"),
         (dict(cache="ram"), "cache"),
     ],
@@ -360,3 +361,27 @@ def test_eq_augmentation_is_a_smooth_bounded_curve_per_source_and_sample():
     torch.testing.assert_close(draw(0)[1][1], target)  # seeded
     plain = ds.batch(range(8), augment=False)[1]
     torch.testing.assert_close(plain, torch.tensor([2.0, 1.0, 1.0])[None, :, None].expand_as(plain))
+
+
+def test_pitch_shift_moves_a_tone_by_the_drawn_ratio_on_every_context_frame():
+    """pitch_shift: a source's partial moves up or down by at most the asked
+    semitones, on the current and the context frames alike; seeded."""
+    import torch
+
+    from sklearn_vpnn.separator import FrameDataset
+
+    stft = torch.zeros(2, 2, 30, 1025, dtype=torch.complex64)
+    stft[0, :, :, 400] = 1.0  # source 0: one partial at bin 400 on every frame
+    stft[1, :, :, 100] = 1.0
+    ds = FrameDataset(stft, [30, 30], pitch_shift=2.0, seed=0, context_strides=(1, 4))
+    features, target = ds.batch(range(40))
+    ratios = 2.0 ** (torch.tensor([-2.0, 2.0]) / 12)
+    for b in range(40):
+        bins = target[b, 1].nonzero().flatten()
+        assert len(bins) >= 1 and bins.min() >= 400 * ratios[0] - 1 and bins.max() <= 400 * ratios[1] + 1
+        frames = features[b].exp() > 0.5  # (rows, F): where the mixture is loud
+        assert (frames == frames[1]).all()  # the same bins on every context frame
+    moved = {tuple(target[b, 1].nonzero().flatten().tolist()) for b in range(40)}
+    assert len(moved) > 5  # drawn per sample
+    again = FrameDataset(stft, [30, 30], pitch_shift=2.0, seed=0, context_strides=(1, 4)).batch(range(40))
+    torch.testing.assert_close(again[1], target)

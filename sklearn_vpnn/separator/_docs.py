@@ -39,6 +39,10 @@ _COMMON_PARAMS_DOC = """
         smooth gain curve over frequency, uniform in ``[-eq_db, eq_db]`` dB at
         six log-spaced frequencies and interpolated in log-frequency between
         them, the same on the frame's context. 0 disables it.
+    pitch_shift : float, default=0.0
+        Random pitch shift per source and frame, uniform in ``[-pitch_shift,
+        pitch_shift]`` semitones (at most 12), made by stretching the frequency
+        axis (nearest bin; what leaves the top bin is dropped). 0 disables it.
     validation_fraction : float, default=0.1
         Fraction of the training *tracks* held out to monitor training: the
         validation loss drives the learning-rate schedule and early stopping

@@ -61,6 +61,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         "remix": [Interval(Real, 0, 1, closed="both")],
         "gain_db": [Interval(Real, 0, None, closed="left")],
         "eq_db": [Interval(Real, 0, None, closed="left")],
+        "pitch_shift": [Interval(Real, 0, 12, closed="both")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "average": [Interval(Real, 0, 1, closed="left"), None],
@@ -175,7 +176,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
 
     def _build_datasets(self, X, y, train_tracks, valid_tracks, n_sources, cache, seed, tmpdir):
         """Training and validation frames (in memory, or cached in ``tmpdir``), channels, bins."""
-        augment = dict(remix=self.remix, gain_db=self.gain_db, eq_db=self.eq_db, seed=seed,
+        augment = dict(remix=self.remix, gain_db=self.gain_db, eq_db=self.eq_db,
+                       pitch_shift=self.pitch_shift, seed=seed,
                        context_strides=self._context_strides())
         if cache == "disk":
             def check(i, spec):
@@ -371,6 +373,7 @@ class VPNNSeparator(_BaseSeparator):
         remix=0.5,
         gain_db=3.0,
         eq_db=0.0,
+        pitch_shift=0.0,
         validation_fraction=0.1,
         patience=None,
         average=0.999,
@@ -394,6 +397,7 @@ class VPNNSeparator(_BaseSeparator):
         self.remix = remix
         self.gain_db = gain_db
         self.eq_db = eq_db
+        self.pitch_shift = pitch_shift
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.average = average
@@ -448,6 +452,7 @@ class DNNSeparator(_BaseSeparator):
         remix=0.5,
         gain_db=3.0,
         eq_db=0.0,
+        pitch_shift=0.0,
         validation_fraction=0.1,
         patience=None,
         average=0.999,
@@ -470,6 +475,7 @@ class DNNSeparator(_BaseSeparator):
         self.remix = remix
         self.gain_db = gain_db
         self.eq_db = eq_db
+        self.pitch_shift = pitch_shift
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.average = average

@@ -60,8 +60,9 @@ class FrameDataset(torch.utils.data.Dataset):
     from a random frame of a random sequence instead of the sample's own
     (random remixing across tracks), ``gain_db`` draws a random gain per
     source and ``eq_db`` a random equaliser curve per source (a smooth gain
-    over frequency, the same on the sample's context frames). All are seeded
-    by ``seed``. ``__getitems__`` returns a whole
+    over frequency, the same on the sample's context frames); ``pitch_shift``
+    shifts each source by a random number of semitones (the frequency axis
+    stretched, nearest bin). All are seeded by ``seed``. ``__getitems__`` returns a whole
     batch, stacked and augmented (what the separators train on), so a data
     loader's ``collate_fn`` must return its argument as it is.
 
@@ -84,6 +85,11 @@ class FrameDataset(torch.utils.data.Dataset):
         Random equaliser per source and sample: gains uniform in ``[-eq_db,
         eq_db]`` dB at six log-spaced frequencies, interpolated in
         log-frequency between them.
+    pitch_shift : float, default=0.0
+        Random pitch shift per source and sample, uniform in ``[-pitch_shift,
+        pitch_shift]`` semitones: bin ``f`` takes the value of bin
+        ``round(f / r)`` with ``r = 2 ** (u / 12)`` (zero past the last bin), the
+        same on the sample's context frames.
 
     Examples
     --------
@@ -101,12 +107,13 @@ class FrameDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0, context_strides=(1,),
-                 eq_db=0.0):
+                 eq_db=0.0, pitch_shift=0.0):
         self.S = sources_stft  # complex64 tensor (S, N, T, F)
         self.n_sources, self.n_seq, self.T, self.F = sources_stft.shape
-        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift)
 
-    def _init_sampling(self, n_valid, remix, gain_db, seed, context_strides=(1,), eq_db=0.0):
+    def _init_sampling(self, n_valid, remix, gain_db, seed, context_strides=(1,), eq_db=0.0,
+                       pitch_shift=0.0):
         self.n_valid = torch.as_tensor(n_valid, dtype=torch.int64)  # (N,)
         seq = torch.repeat_interleave(torch.arange(self.n_seq), self.n_valid)
         frame = torch.cat([torch.arange(int(n)) for n in self.n_valid])
@@ -119,6 +126,7 @@ class FrameDataset(torch.utils.data.Dataset):
         self.gain_db = float(gain_db)
         self.eq_db = float(eq_db)
         self._eq = _eq_basis(self.F) if self.eq_db > 0 else None
+        self.pitch_shift = float(pitch_shift)
         self.generator = torch.Generator().manual_seed(int(seed))
 
     def __len__(self):
@@ -146,8 +154,8 @@ class FrameDataset(torch.utils.data.Dataset):
         indices : sequence of int
             Sample indices, in ``[0, len(self))``.
         augment : bool, default=True
-            Whether to remix and apply gains and equalisers (when ``remix`` /
-            ``gain_db`` / ``eq_db`` ask for it).
+            Whether to remix and apply gains, equalisers and pitch shifts (when
+            ``remix`` / ``gain_db`` / ``eq_db`` / ``pitch_shift`` ask for it).
 
         Returns
         -------
@@ -174,12 +182,24 @@ class FrameDataset(torch.utils.data.Dataset):
             if augment and self.eq_db > 0:
                 g = torch.empty(B, len(self._eq)).uniform_(-self.eq_db, self.eq_db, generator=self.generator)
                 part = part * (10.0 ** ((g @ self._eq) / 20.0))[:, None, :]
+            if augment and self.pitch_shift > 0:
+                part = self._shift_pitch(part)
             target.append(_magnitude(part[:, 1]))  # the current frame
             mix = part if mix is None else mix + part
         mix_mag = _magnitude(mix)  # (B, 3 K, F)
         target.insert(0, mix_mag[:, 1])
         features = mix_mag.add(_LOG_EPS).log_()
         return features, torch.stack(target, 1)  # (B, 1 + S, F)
+
+    def _shift_pitch(self, part):
+        """``part`` (B, R, F) with each sample's frequency axis stretched by a random ratio."""
+        B, R, F = part.shape
+        u = torch.empty(B).uniform_(-self.pitch_shift, self.pitch_shift, generator=self.generator)
+        src = torch.round(torch.arange(F, dtype=torch.float32)[None] / (2.0 ** (u / 12.0))[:, None])
+        inside = src <= F - 1
+        src = src.clamp(max=F - 1).to(torch.int64)
+        shifted = torch.gather(part, 2, src[:, None, :].expand(B, R, F))
+        return shifted * inside[:, None, :]
 
     def __getitem__(self, i):
         features, target = self.__getitems__([i])
@@ -202,13 +222,13 @@ class _DiskFrameDataset(FrameDataset):
     """
 
     def __init__(self, paths, offsets, n_valid, n_bins, remix=0.0, gain_db=0.0, seed=0,
-                 context_strides=(1,), eq_db=0.0):
+                 context_strides=(1,), eq_db=0.0, pitch_shift=0.0):
         self.paths = list(paths)
         self.n_sources, self.F = len(self.paths), int(n_bins)
         self.n_seq = len(n_valid)
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self._fds = None
-        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift)
 
     def _context(self, s, seq, t):
         if self._fds is None:
@@ -298,7 +318,7 @@ _SILENT = "the mixtures are silent (all-zero spectrogram); nothing to learn from
 
 
 def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, context_strides=(1,),
-                     eq_db=0.0):
+                     eq_db=0.0, pitch_shift=0.0):
     """Training and validation :class:`FrameDataset` (None without validation tracks).
 
     The targets come from the very STFT that made the mixture spectrogram ``X``.
@@ -315,13 +335,13 @@ def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, 
         return FrameDataset(torch.from_numpy(np.ascontiguousarray(data)), np.repeat(lengths[tracks], C),
                              remix=remix if train else 0.0, gain_db=gain_db if train else 0.0,
                              seed=seed + (0 if train else 1), context_strides=context_strides,
-                             eq_db=eq_db if train else 0.0)
+                             eq_db=eq_db if train else 0.0, pitch_shift=pitch_shift if train else 0.0)
 
     return make(train_tracks, True), make(valid_tracks, False) if len(valid_tracks) else None, C, F
 
 
 def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *, remix, gain_db, seed,
-                   context_strides=(1,), eq_db=0.0):
+                   context_strides=(1,), eq_db=0.0, pitch_shift=0.0):
     """Like :func:`_memory_datasets` with :class:`_DiskFrameDataset` files in ``tmpdir``.
 
     The source STFTs are computed one track at a time (``check(i, spec)``
@@ -332,7 +352,7 @@ def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *
     if not heard:
         raise ValueError(_SILENT)
     train = _DiskFrameDataset(*cached["train"], F, remix=remix, gain_db=gain_db, seed=seed,
-                              context_strides=context_strides, eq_db=eq_db)
+                              context_strides=context_strides, eq_db=eq_db, pitch_shift=pitch_shift)
     valid = (_DiskFrameDataset(*cached["valid"], F, seed=seed + 1, context_strides=context_strides)
              if len(valid_tracks) else None)
     return train, valid, C, F
