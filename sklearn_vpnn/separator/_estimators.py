@@ -20,11 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import Interval, check_choice
 from ..nn import ACTIVATIONS, check_strides
 from ..spectral import LazySpectrogram, Spectrogram
+from ..spectral._deferred import DeferredSpectrogram
 from ._callbacks import make_callbacks
 from ._checks import _stft_mismatch
 from ._docs import _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
-from ._inference import apply_masks
+from ._inference import MaskedMixture, apply_masks
 from ._net import lighten, make_net, restore_net, seeded
 
 __all__ = ["VPNNSeparator", "DNNSeparator"]
@@ -285,16 +286,22 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             Separated spectrograms ``(n_tracks, n_sources, n_channels, n_bins,
             n_frames)``: the mixture's phase, the masks' magnitudes (refined by a
             multichannel Wiener filter when ``wiener_iterations > 0``); lazy, track
-            by track, for a lazy input.
+            by track, for a lazy input. Without the Wiener filter the values are
+            computed when first read (``.data``, indexing, ``np.asarray``), and
+            :class:`~sklearn_vpnn.InverseSTFT` inverts them chunk by chunk of
+            frames without holding them (the same numbers).
         """
         if isinstance(X, LazySpectrogram):  # separated track by track when indexed/computed
             return LazySpectrogram(X.tracks, X.params, separate=self.transform)
         X = self._check_for_transform(X)
+        shape = (X.shape[0], len(self.sources_), *X.shape[1:])
         # the masks go straight into the product: no float mask array per source
-        out = np.empty((X.shape[0], len(self.sources_), *X.shape[1:]), np.complex64)
-        apply_masks(self.net_.module_, X, len(self.sources_), out=out, log_eps=_LOG_EPS)
-        if self.wiener_iterations > 0:
-            out = self._wiener(out, X)
+        masked = MaskedMixture(self.net_.module_, X, len(self.sources_), log_eps=_LOG_EPS)
+        if self.wiener_iterations == 0:
+            return DeferredSpectrogram(shape, X.lengths, X.params, self.sources_, masked)
+        out = np.empty(shape, np.complex64)
+        masked.fill(out)
+        out = self._wiener(out, X)
         return Spectrogram(out.astype(np.complex64, copy=False), X.lengths, X.params, self.sources_)
 
     def _wiener(self, estimates, X):
