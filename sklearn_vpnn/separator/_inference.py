@@ -7,6 +7,13 @@ spectrogram, so ``transform`` never holds a float mask array per source. The
 product is numpy's complex-by-real multiply, the same as ``masks * X.data[:,
 np.newaxis]``. Channels and chunks are independent: they are shared among torch's
 threads (:func:`sklearn_vpnn._threads.run_all`); on a GPU they run in turn.
+
+``transform`` computes nothing itself: it returns a
+:class:`~sklearn_vpnn.spectral._deferred.DeferredSpectrogram` whose producer is a
+:class:`MaskedMixture`. Read whole, that fills the separated spectrogram with
+:func:`apply_masks`; inverted by :class:`~sklearn_vpnn.InverseSTFT`, it hands out
+one chunk's masks at a time and writes each source's masked frames into the
+inverse's reused block (the same product on the same values, so the same numbers).
 """
 
 import threading
@@ -18,6 +25,28 @@ from .._threads import run_all
 from ..nn import FrameMasker
 
 __all__ = []
+
+
+def _in_turn(fn, items):
+    return [fn(item) for item in items]
+
+
+def _maskers(net, log_eps):
+    """``masker()``: this thread's :class:`FrameMasker` (each has its own buffers)."""
+    maskers = {}
+
+    def masker():
+        key = threading.get_ident()
+        if key not in maskers:
+            maskers[key] = FrameMasker(net, log_eps=log_eps)
+        return maskers[key]
+
+    return masker
+
+
+def _runner(net):
+    """:func:`run_all` for a network on the CPU; in turn on a GPU."""
+    return run_all if next(net.parameters()).device.type == "cpu" else _in_turn
 
 
 def apply_masks(net, X, n_sources, masks=None, out=None, log_eps=1e-5):
@@ -39,16 +68,8 @@ def apply_masks(net, X, n_sources, masks=None, out=None, log_eps=1e-5):
     log_eps : float, default=1e-5
         Added to the magnitudes before the logarithm (as in training).
     """
-    maskers = {}  # one per thread: each has its own buffers
-    on_cpu = next(net.parameters()).device.type == "cpu"
-    run = run_all if on_cpu else (lambda fn, items: [fn(item) for item in items])
+    masker, run = _maskers(net, log_eps), _runner(net)
     share = np.float32(1.0 / n_sources)
-
-    def masker():
-        key = threading.get_ident()
-        if key not in maskers:
-            maskers[key] = FrameMasker(net, log_eps=log_eps)
-        return maskers[key]
 
     for i, n_fr in enumerate(X.n_frames_per_track):
         n_fr = int(n_fr)
@@ -75,3 +96,54 @@ def apply_masks(net, X, n_sources, masks=None, out=None, log_eps=1e-5):
         feats = run(features, range(X.shape[1]))
         spans = masker().spans(n_fr)
         run(chunk, [(c, a, b) for c in range(X.shape[1]) for a, b in spans])
+
+
+class MaskedMixture:
+    """The separated spectrogram ``masks * mixture``, computed when asked: a deferred producer.
+
+    The producer of the :class:`~sklearn_vpnn.spectral._deferred.DeferredSpectrogram`
+    a separator's ``transform`` returns (see there for the protocol).
+
+    Parameters
+    ----------
+    net : MaskNet
+        The fitted network.
+    X : Spectrogram
+        Mixtures, ``(n_tracks, n_channels, n_bins, n_frames)``.
+    n_sources : int
+        Sources the network separates.
+    log_eps : float, default=1e-5
+        Added to the magnitudes before the logarithm (as in training).
+    """
+
+    def __init__(self, net, X, n_sources, log_eps=1e-5):
+        self.net, self.X, self.n_sources, self.log_eps = net, X, int(n_sources), log_eps
+        self.run_all = _runner(net)
+        self._masker = _maskers(net, log_eps)
+        self._features = (None, None)  # (track, its channels' features)
+
+    def fill(self, out):
+        """Write the whole separated spectrogram into ``out`` (:func:`apply_masks`)."""
+        apply_masks(self.net, self.X, self.n_sources, out=out, log_eps=self.log_eps)
+
+    def frame_chunks(self, i):
+        """Compute track ``i``'s features; return its chunks ``[(channel, start, stop), ...]``."""
+        n_fr = int(self.X.n_frames_per_track[i])
+        feats = self.run_all(lambda c: self._masker().features(self.X.data[i, c], n_fr),
+                             range(self.X.shape[1]))
+        self._features = (i, feats)
+        return [(c, a, b) for c in range(self.X.shape[1]) for a, b in self._masker().spans(n_fr)]
+
+    def chunk(self, i, c, start, stop):
+        """Masks of one chunk; returns ``write(source, f0, f1, out)``: ``masks * mixture`` of frames ``f0:f1``."""
+        track, feats = self._features
+        if track != i:
+            raise RuntimeError(f"frame_chunks({i}) must come before chunk({i}, ...)")
+        with torch.inference_mode():
+            m = self._masker().chunk_masks(feats[c], start, stop).numpy()
+        spec = self.X.data[i, c]
+
+        def write(s, f0, f1, out):  # the product of apply_masks, on these frames
+            np.multiply(m[s, :, f0 - start : f1 - start], spec[:, f0:f1], out=out)
+
+        return write

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._validation import Interval, check_number
 from ._checks import _all_finite_complex
+from ._deferred import DeferredSpectrogram, inverse_deferred
 from ._spectrogram import _WINDOW_CONSTRAINT, LazySpectrogram, Spectrogram
 from ._stft import _istft_rows, _length_for_frames, _resolve_params, _torch, _window
 
@@ -82,7 +83,9 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
                         f"InverseSTFT({name}={own}) cannot invert a Spectrogram made with "
                         f"{name}={params[name]}; leave {name}=None to use the Spectrogram's"
                     )
-            data, lengths = X.data, X.lengths
+            # a separator's pending output is inverted chunk by chunk, never held
+            data = X if isinstance(X, DeferredSpectrogram) and X.pending else X.data
+            lengths = X.lengths
         else:
             data = np.asarray(X)
             if data.ndim not in (4, 5) or data.dtype.kind != "c":
@@ -147,19 +150,25 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         if isinstance(X, LazySpectrogram):  # the output holds it all
             X = X.compute()
         data, lengths, params = self._resolve(X)
-        if not _all_finite_complex(data):
+        fused = isinstance(data, DeferredSpectrogram)
+        if fused and params["n_fft"] % params["hop_length"]:  # fold's path needs the data
+            data, fused = data.data, False
+        if not fused and not _all_finite_complex(data):
             raise ValueError("the spectrogram contains NaN or infinite values")
         window = _torch().from_numpy(_window(params["window"], params["n_fft"]))
         lead = data.shape[1:-2]
         n_bins, n_fr = data.shape[-2:]
+        n_rows = int(np.prod(lead))
         equal = len(set(lengths.tolist())) == 1
         out = np.empty((len(data), *lead, int(lengths[0])), np.float32) if equal else []
-        for i, (track, length) in enumerate(zip(data, lengths)):
-            rows = track.reshape(-1, n_bins, n_fr)
-            if equal:  # written in place
-                _istft_rows(rows, int(length), params, window, out=out[i].reshape(-1, int(length)))
-            else:
-                out.append(_istft_rows(rows, int(length), params, window).reshape(*lead, int(length)))
+        for i, length in enumerate(lengths.tolist()):
+            rows = out[i].reshape(-1, length) if equal else np.empty((n_rows, length), np.float32)
+            if not fused:
+                _istft_rows(data[i].reshape(-1, n_bins, n_fr), length, params, window, out=rows)
+            elif not inverse_deferred(data, i, length, window, rows):
+                raise ValueError("the spectrogram contains NaN or infinite values")
+            if not equal:
+                out.append(rows.reshape(*lead, length))
         return out
 
     def __sklearn_tags__(self):

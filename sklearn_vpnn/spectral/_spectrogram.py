@@ -76,6 +76,11 @@ class Spectrogram(_SpectrogramBase):
 
     def __init__(self, data, lengths, params, sources=None):
         self.data = np.asarray(data)
+        self._set_metadata(lengths, params, sources)
+
+    def _set_metadata(self, lengths, params, sources):
+        """Set and check ``lengths``, ``params`` and ``sources`` against :attr:`shape`."""
+        shape = self.shape
         self.lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
         missing = {"n_fft", "hop_length"} - set(params)
         if missing:
@@ -88,36 +93,34 @@ class Spectrogram(_SpectrogramBase):
             params.get("sample_rate"),
         )
         self.sources = None if sources is None else tuple(sources)
-        if self.data.ndim not in (4, 5):
+        if len(shape) not in (4, 5):
             raise ValueError(
                 "data must be (n_tracks, [n_sources,] n_channels, n_bins, n_frames); "
-                f"got shape {self.data.shape}"
+                f"got shape {shape}"
             )
-        if self.data.shape[0] != len(self.lengths):
+        if shape[0] != len(self.lengths):
             raise ValueError(
-                f"data holds {self.data.shape[0]} tracks but lengths has {len(self.lengths)}"
+                f"data holds {shape[0]} tracks but lengths has {len(self.lengths)}"
             )
         if len(self.lengths) and self.lengths.min() < 1:
             raise ValueError(f"track lengths must be >= 1; got {self.lengths.tolist()}")
         n_bins = self.params["n_fft"] // 2 + 1
-        if self.data.shape[-2] != n_bins:
+        if shape[-2] != n_bins:
             raise ValueError(
                 f"n_fft={self.params['n_fft']} gives {n_bins} frequency bins but data has "
-                f"{self.data.shape[-2]} (shape {self.data.shape})"
+                f"{shape[-2]} (shape {shape})"
             )
         if len(self.lengths):
             needed = n_frames(self.lengths.max(), **self.params)
-            if self.data.shape[-1] < needed:
+            if shape[-1] < needed:
                 raise ValueError(
                     f"a track of {self.lengths.max()} samples needs {needed} frames; "
-                    f"data has {self.data.shape[-1]}"
+                    f"data has {shape[-1]}"
                 )
-        if self.sources is not None and (
-            self.data.ndim != 5 or len(self.sources) != self.data.shape[1]
-        ):
+        if self.sources is not None and (len(shape) != 5 or len(self.sources) != shape[1]):
             raise ValueError(
                 f"sources {self.sources} must name axis 1 of a 5-D separated spectrogram; "
-                f"data has shape {self.data.shape}"
+                f"data has shape {shape}"
             )
 
     # array protocol ------------------------------------------------------ #
@@ -137,7 +140,7 @@ class Spectrogram(_SpectrogramBase):
         return self.data.dtype
 
     def __len__(self):
-        return self.data.shape[0]
+        return self.shape[0]
 
     def __array__(self, dtype=None, copy=None):
         if copy:
@@ -172,7 +175,7 @@ class Spectrogram(_SpectrogramBase):
     @property
     def is_separated(self):
         """True for ``(n_tracks, n_sources, n_channels, n_bins, n_frames)`` data."""
-        return self.data.ndim == 5
+        return self.ndim == 5
 
     @property
     def n_frames_per_track(self):

@@ -215,23 +215,9 @@ def _istft_rows(spec, length, params, window, out=None):
     torch = _torch()
     n_fft, hop = params["n_fft"], params["hop_length"]
     pad = n_fft // 2 if params["center"] else 0
-    n_fr = n_frames(length, **params)
+    n_fr, env = _inverse_envelope(length, params, window)
     out_len = (n_fr - 1) * hop + n_fft
     fold = torch.nn.functional.fold
-    env = _envelope(window, n_fr, hop)[pad : pad + length]
-    env_max = float(env.max())
-    weak = env < _WEAK_ENVELOPE * env_max  # float32 round-off is amplified ~1/window there
-    if bool(weak.any()):
-        warnings.warn(
-            f"{int(weak.sum())} sample(s) at the track edges lie only where the window "
-            f"{params['window']!r} is (nearly) zero, so the STFT kept (almost) no trace of "
-            "them; they come back inaccurate (zeros where the window is exactly zero). "
-            "With center=False use a window that is nonzero at its ends (e.g. 'hamming'), "
-            "or use center=True.",
-            UserWarning,
-            stacklevel=2,
-        )
-        env = torch.where(env <= 1e-10 * env_max, torch.ones_like(env), env)
     result = np.empty((spec.shape[0], length), np.float32) if out is None else out
     if n_fft % hop == 0:
         _overlap_add_rows(spec, n_fr, params, window, env, result)
@@ -249,6 +235,32 @@ def _istft_rows(spec, length, params, window, out=None):
     return result
 
 
+def _inverse_envelope(length, params, window):
+    """``(n_frames, env)``: the frames of a track and the divisor of its overlap-add.
+
+    ``env`` is the overlap-added squared window on the track's ``length`` samples,
+    where samples that lie (almost) only under the window's zeros are warned about
+    and divided by one.
+    """
+    torch = _torch()
+    n_fft, hop = params["n_fft"], params["hop_length"]
+    pad = n_fft // 2 if params["center"] else 0
+    n_fr = n_frames(length, **params)
+    env = _envelope(window, n_fr, hop)[pad : pad + length]
+    env_max = float(env.max())
+    weak = env < _WEAK_ENVELOPE * env_max  # float32 round-off is amplified ~1/window there
+    if bool(weak.any()):
+        warnings.warn(
+            f"{int(weak.sum())} sample(s) at the track edges lie only where the window "
+            f"{params['window']!r} is (nearly) zero, so the STFT kept (almost) no trace of "
+            "them; they come back inaccurate (zeros where the window is exactly zero). "
+            "With center=False use a window that is nonzero at its ends (e.g. 'hamming'), "
+            "or use center=True.",
+            UserWarning,
+            stacklevel=3,
+        )
+        env = torch.where(env <= 1e-10 * env_max, torch.ones_like(env), env)
+    return n_fr, env
 
 
 def _overlap_add_rows(spec, n_fr, params, window, env, result):
