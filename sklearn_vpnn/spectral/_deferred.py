@@ -108,6 +108,11 @@ class DeferredSpectrogram(Spectrogram):
         return super().__repr__()[:-1] + state + ">"
 
 
+def _finite(t):
+    """True when a float tensor holds no NaN/inf (a fast sum first, the exact check if needed)."""
+    return math.isfinite(float(t.sum())) or bool(_torch().isfinite(t).all())
+
+
 def inverse_deferred(spec, i, length, window, out):
     """Inverse STFT of track ``i`` of a pending :class:`DeferredSpectrogram`, into ``out``.
 
@@ -150,11 +155,11 @@ def inverse_deferred(spec, i, length, window, out):
         c, a, b = item
         write = producer.chunk(i, c, a, b)
         key = threading.get_ident()
-        block, ola_all = buffers.get(key, (None, None))
-        if block is None or block.shape[0] != n_bins or ola_all.shape[0] < b - a:
+        block, ola_all, z_all = buffers.get(key, (None, None, None))
+        if block is None or ola_all.shape[0] < b - a:
             block = np.empty((n_bins, _FRAME_BLOCK), np.complex64)
-            ola_all = torch.empty(b - a, hop)
-            buffers[key] = block, ola_all
+            ola_all, z_all = torch.empty(b - a, hop), torch.empty(_FRAME_BLOCK * n_fft)
+            buffers[key] = block, ola_all, z_all
         n = b - a
         first_final = a + r - 1 if a > 0 else a  # rows before it still get earlier frames' terms
         for s in range(n_src):
@@ -164,7 +169,8 @@ def inverse_deferred(spec, i, length, window, out):
                 f0 = max(a, f1 - _FRAME_BLOCK)
                 frames = block[:, : f1 - f0]
                 write(s, f0, f1, frames)
-                z = torch.fft.irfft(torch.from_numpy(frames).t(), n=n_fft, dim=-1)
+                z = z_all[: (f1 - f0) * n_fft].view(f1 - f0, n_fft)
+                torch.fft.irfft(torch.from_numpy(frames).t(), n=n_fft, dim=-1, out=z)
                 z.mul_(window)
                 pieces = z.view(f1 - f0, r, hop)
                 for k in range(r):  # frame t's k-th piece lands in row t + k
@@ -173,7 +179,7 @@ def inverse_deferred(spec, i, length, window, out):
                         ola[f0 - a + k : inside - a + k].add_(pieces[: inside - f0, k])
                     for t in range(max(f0, b - k), f1):  # past the chunk: added last
                         tails.append((-t, row, t + k, pieces[t - f0, k].clone()))
-            finite.append(math.isfinite(float(ola.sum(dtype=torch.float64))))
+            finite.append(_finite(ola))
             for j in range(a, min(first_final, b)):
                 heads[row, j] = ola[j - a].clone()
             if first_final < b:
@@ -187,6 +193,6 @@ def inverse_deferred(spec, i, length, window, out):
             heads[row, j] = torch.zeros(hop)
         heads[row, j].add_(piece)
     for (row, j), y in heads.items():
-        finite.append(math.isfinite(float(y.sum(dtype=torch.float64))))
+        finite.append(_finite(y))
         emit(row, j, y)
     return all(finite)
