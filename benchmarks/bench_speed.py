@@ -11,7 +11,8 @@ the compute matters, not the quality.
 The floor is measured in the same process, interleaved with the pipeline runs:
 
 * ``STFT+iSTFT``: the bare transforms the pipeline cannot avoid (the STFT of the
-  mixture, the inverse STFT of the separated spectrogram, 2 sources x 2 channels);
+  mixture, the inverse STFT of the separated spectrogram held in memory, 2 sources x
+  2 channels);
 * ``GEMM rate``: GFLOP/s of ``torch.mm`` at ``(8192, 1024) @ (1024, 512)``, the
   shape of one output component of a 512-unit hidden layer (the same shape for
   every variant; a variant's own hidden shape, which runs slower when smaller, and
@@ -30,7 +31,10 @@ model: pipeline / floor <= 1.2 and real-time factor (audio seconds / wall second
 machine may be loaded, so read the ratios, not the absolute times.
 
 ``--breakdown`` adds, per model, the time of each stage (STFT, features, the network
-alone, the masking product, iSTFT, predict_masks) and the command line's file path:
+alone, the masking product: the separator's output read whole into memory, minus the
+network; iSTFT; "fused": the inverse STFT of the separator's output as it is computed,
+chunk by chunk, which is what the pipeline runs; predict_masks) and the command line's
+file path:
 ``separate_file`` on a float WAV of the track at 44.1 kHz (the model's rate) and at
 48 kHz (resampled both ways), against the in-memory ``Pipeline.transform``, the same
 chunked separation in memory (``chunking.separate_long``, 30-s chunks, 1-s
@@ -230,7 +234,7 @@ def main(argv=None):
 
     from sklearn.pipeline import make_pipeline
 
-    from sklearn_vpnn import STFT, InverseSTFT, make_drum_mixtures
+    from sklearn_vpnn import STFT, InverseSTFT, Spectrogram, make_drum_mixtures
 
     sr = 44100
     X = make_drum_mixtures(n_tracks=1, duration=args.duration, sample_rate=sr, n_channels=2,
@@ -253,7 +257,10 @@ def main(argv=None):
         shape = (len(sep.sources_), sep.hidden_units, sep.n_layers, sep.mapping,
                  len(sep.net_.module_.context_strides))
         spec = stft.transform(X)
-        specs[name], seps[name] = spec, sep.transform(spec)
+        # the separated values, read once: the floor's iSTFT inverts them as they are
+        specs[name] = spec
+        seps[name] = Spectrogram(np.asarray(sep.transform(spec)), spec.lengths, spec.params,
+                                 sep.sources_)
         info[name] = dict(
             frames=int(spec.n_frames_per_track.sum()) * spec.shape[1],  # x channels
             fpf=network_flops_per_frame(n_bins, shape[1], shape[2], shape[0], shape[3], shape[4]),
@@ -262,7 +269,7 @@ def main(argv=None):
             hidden=sep.hidden_units, strides=tuple(sep.net_.module_.context_strides))
     stages = ["pipeline", "stft", "istft"]
     if args.breakdown:
-        stages += ["features", "network", "separator", "masks"]
+        stages += ["features", "network", "separator", "fused", "masks"]
     times = {"gemm_floor": [], "gemm_floor_cpu": [], "gemm_square": []}
     times.update({(n, k): [] for n in variants for k in stages})
     times.update({(n, k, "cpu"): [] for n in variants for k in ("stft", "istft", "pipeline")})
@@ -298,7 +305,9 @@ def main(argv=None):
             if args.breakdown:
                 times[(name, "features")].append(_timed(lambda: features_only(v[1], spec))[0])
                 times[(name, "network")].append(_timed(lambda: network_only(v[1], spec))[0])
-                times[(name, "separator")].append(_timed(lambda: v[1].transform(spec))[0])
+                # transform's values read whole (into fresh memory), and inverted as they come
+                times[(name, "separator")].append(_timed(lambda: np.asarray(v[1].transform(spec)))[0])
+                times[(name, "fused")].append(_timed(lambda: v[2].transform(v[1].transform(spec)))[0])
                 times[(name, "masks")].append(_timed(lambda: v[1].predict_masks(spec))[0])
         if files is not None:
             times["file"].append(_timed(lambda: files.separate(files.wav))[0])
@@ -349,13 +358,15 @@ def main(argv=None):
     if args.breakdown:
         print()
         print(f"{'model':<{w}} {'STFT':>6} {'features':>8} {'network':>8} {'net/floor':>9} "
-              f"{'mask*X':>7} {'iSTFT':>6} {'other':>6} {'pipeline':>8} {'predict_masks':>13}  (s)")
+              f"{'mask*X':>7} {'iSTFT':>6} {'fused':>6} {'fused/(net+iSTFT)':>17} {'other':>6} "
+              f"{'pipeline':>8} {'predict_masks':>13}  (s)")
         for r, name in zip(rows, variants):
             g = lambda k: med[(name, k)]  # noqa: E731
             product = g("separator") - g("network")
-            other = g("pipeline") - g("stft") - g("separator") - g("istft")
+            other = g("pipeline") - g("stft") - g("fused")
             print(f"{name:<{w}} {g('stft'):>6.2f} {g('features'):>8.2f} {g('network'):>8.2f} "
-                  f"{g('network') / r[4]:>9.2f} {product:>7.2f} {g('istft'):>6.2f} {other:>6.2f} "
+                  f"{g('network') / r[4]:>9.2f} {product:>7.2f} {g('istft'):>6.2f} {g('fused'):>6.2f} "
+                  f"{g('fused') / (g('network') + g('istft')):>17.2f} {other:>6.2f} "
                   f"{g('pipeline'):>8.2f} {g('masks'):>13.2f}")
         base = med[("default", "pipeline")]
         print()
