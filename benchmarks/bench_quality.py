@@ -454,7 +454,8 @@ def main(argv=None):
     rates.append(gemm_rate(2048))  # again after training: the machine may have changed
     rate = float(np.mean(rates))
     for name, pipe in pipes.items():
-        info[name]["throughput"] = throughput(pipe, trX, rate)
+        # a loaded model trained on every train clip: its epochs are not those of --max-tracks clips
+        info[name]["throughput"] = None if name in loads and args.max_tracks else throughput(pipe, trX, rate)
         for wiener in (0, 1):
             pipe[1].set_params(wiener_iterations=wiener)
             key = name + ("+wiener" if wiener else "")
