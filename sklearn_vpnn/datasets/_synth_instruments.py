@@ -231,6 +231,41 @@ def _reverb(bus, sr, rng, wet):
     return bus + wet * fftconvolve(bus, ir, axes=-1)[:, : bus.shape[-1]]
 
 
+def _groove_timing(rng, duration):
+    """A random tempo (80-160 BPM) and groove: ``(tempo, pattern_name, n_bars, t_steps)``.
+
+    ``t_steps`` are the times (s) of the 16th-note steps of ``n_bars`` bars (one bar more
+    than ``duration`` needs), swung: the off-beat 8ths of a shuffle, lightly the off-beat
+    16ths otherwise.
+    """
+    tempo = rng.uniform(80, 160)
+    step = 60.0 / tempo / 4
+    n_bars = int(np.ceil(duration / (16 * step))) + 1
+    pattern_name = rng.choice(sorted(_PATTERNS))
+    steps = np.arange(16 * n_bars)
+    if pattern_name == "shuffle":
+        swing = rng.uniform(0.25, 0.6) * 2 * step * (steps % 4 == 2)
+    else:
+        swing = rng.uniform(0.0, 0.12) * step * (steps % 2 == 1)
+    return tempo, pattern_name, n_bars, steps * step + swing
+
+
+def _humanised_hits(rng, vel, t_steps, sr, n_samples):
+    """``(onsets, velocities)`` of one grid row's hits, humanised; None without hits.
+
+    Timing jitters by a clipped normal (6 ms, at most 20 ms; the first step is kept on
+    time), velocities by a factor in [0.8, 1]; hits at or past ``n_samples`` are dropped.
+    """
+    hit = np.flatnonzero(vel)
+    if hit.size == 0:
+        return None
+    jitter = np.clip(rng.normal(0.0, 0.006, hit.size), -0.02, 0.02)
+    onsets = np.round(np.maximum(t_steps[hit] + jitter * (hit > 0), 0.0) * sr).astype(np.int64)
+    velocity = vel[hit] * rng.uniform(0.8, 1.0, hit.size)
+    keep = onsets < n_samples
+    return onsets[keep], velocity[keep]
+
+
 def _drum_grid(rng, n_bars, pattern_name):
     """Step velocities (n_bars * 16 steps) per drum voice, with variations and fills."""
     n_steps = n_bars * 16

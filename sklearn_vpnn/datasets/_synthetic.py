@@ -10,8 +10,8 @@ from sklearn.utils import Bunch, check_random_state
 
 from .._validation import check_number, check_seconds
 from ._base import _descr
-from ._synth_instruments import (_PATTERNS, _add_note, _drum_grid, _drum_kit, _harmonic_amps, _pan,
-                                 _place, _reverb)
+from ._synth_instruments import (_add_note, _drum_grid, _drum_kit, _groove_timing, _harmonic_amps,
+                                 _humanised_hits, _pan, _place, _reverb)
 
 __all__ = ["make_drum_mixtures"]
 
@@ -27,20 +27,10 @@ _PROGRESSIONS = {
 
 def _synth_track(rng, n_samples, sr, n_channels):
     """One synthetic track: returns (drums, accompaniment), each (n_channels, n_samples)."""
-    duration = n_samples / sr
-    tempo = rng.uniform(80, 160)
+    tempo, pattern_name, n_bars, t_steps = _groove_timing(rng, n_samples / sr)
     beat = 60.0 / tempo
     step = beat / 4
-    n_bars = int(np.ceil(duration / (4 * beat))) + 1
     n_steps = 16 * n_bars
-    pattern_name = rng.choice(sorted(_PATTERNS))
-    steps = np.arange(n_steps)
-    # swing delays the off-beat 8ths (shuffle) or, lightly, the off-beat 16ths
-    if pattern_name == "shuffle":
-        swing = rng.uniform(0.25, 0.6) * 2 * step * (steps % 4 == 2)
-    else:
-        swing = rng.uniform(0.0, 0.12) * step * (steps % 2 == 1)
-    t_steps = steps * step + swing
 
     def to_samples(times):
         return np.round(np.asarray(times) * sr).astype(np.int64)
@@ -59,14 +49,10 @@ def _synth_track(rng, n_samples, sr, n_channels):
     rows = [(v, grid[v], kit[v], pans[v]) for v in ("kick", "snare", "hat", "open_hat", "crash", "ride")]
     rows += [("toms", grid["toms"][i], [kit["toms"][i]], (i - 1) * 0.4) for i in range(3)]
     for voice, vel, templates, pan in rows:
-        hit = np.flatnonzero(vel)
-        if hit.size == 0:
+        hits = _humanised_hits(rng, vel, t_steps, sr, n_samples)
+        if hits is None:
             continue
-        jitter = np.clip(rng.normal(0.0, 0.006, hit.size), -0.02, 0.02)  # humanised timing
-        onsets = to_samples(np.maximum(t_steps[hit] + jitter * (hit > 0), 0.0))
-        velocity = vel[hit] * rng.uniform(0.8, 1.0, hit.size)
-        keep = onsets < n_samples
-        mono = _place(templates, onsets[keep], velocity[keep], n_samples, rng)
+        mono = _place(templates, *hits, n_samples, rng)
         drums += _pan(gains[voice] * mono, pan, n_channels)
     drums = _reverb(drums, sr, rng, wet=rng.uniform(0.05, 0.2))
 
