@@ -165,15 +165,20 @@ def _fold_reference(spec, length, params):
 @pytest.mark.parametrize("n_fft, hop, window, center", [(1024, 512, "hann", True), (1024, 256, "hann", True),
                                                         (256, 256, "boxcar", True), (512, 128, "hamming", False),
                                                         (512, 200, "hann", True)])
-def test_block_stft_and_overlap_add_are_torch_stft_and_fold_bit_for_bit(n_fft, hop, window, center):
+def test_block_stft_is_torch_stft_and_overlap_add_is_fold(n_fft, hop, window, center):
     params = _resolve_params(n_fft, hop, window, center)
     x = np.random.default_rng(0).standard_normal((2, 30000)).astype(np.float32)
     spec = _stft_rows([x], params)[0]
     np.testing.assert_array_equal(spec, _torch_stft_reference(x, params))
     window = torch.from_numpy(_window(params["window"], n_fft))
     for data in (spec, spec.astype(np.complex128)):
-        np.testing.assert_array_equal(_istft_rows(data, 30000, params, window),
-                                      _fold_reference(data, 30000, params).astype(np.float32))
+        ref = _fold_reference(data, 30000, params).astype(np.float32)
+        # The blocks' inverse FFTs run on other batch shapes than the reference's one
+        # call, and MKL picks its FFT kernels by CPU and shape: bit for bit on an AMD
+        # EPYC, within float32 rounding (1.5e-7 of the peak, up to 6.3e-7) on an
+        # Intel Xeon. Either way the same waveform.
+        np.testing.assert_allclose(_istft_rows(data, 30000, params, window), ref,
+                                   rtol=0, atol=2e-6 * np.abs(ref).max())
 
 
 def test_run_all_leaves_torch_thread_count_of_new_threads_alone():

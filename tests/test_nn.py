@@ -70,6 +70,32 @@ def test_layer_leading_dims_and_noncontiguous_input():
                                atol=1e-10, rtol=0)
 
 
+def test_layer_trains_on_its_component_major_weight():
+    """The weight keeps the (out, in, 3) shape, is stored component-major, and its gradient is the cross product's."""
+    torch.manual_seed(0)
+    layer = VectorProductLinear(4, 3, component_dim=-2).double()
+    assert layer.weight.shape == (3, 4, 3) and layer.weight.permute(2, 0, 1).is_contiguous()
+    with torch.no_grad():
+        layer.bias.normal_()
+    a = torch.randn(5, 3, 4, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(5, 3, 3, dtype=torch.float64)
+    (layer(a) * g).sum().backward()
+    assert layer.weight.grad.stride() == layer.weight.stride()  # written in place, no relayout
+    w = layer.weight.detach().clone().requires_grad_(True)
+    b = layer.bias.detach().clone().requires_grad_(True)
+    a_ref = a.detach().clone().requires_grad_(True)
+    ref = _cross_reference(a_ref.transpose(-1, -2), w, b).transpose(-1, -2)
+    (ref * g).sum().backward()
+    for got, want in [(a.grad, a_ref.grad), (layer.weight.grad, w.grad), (layer.bias.grad, b.grad)]:
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+    # the same seed draws the same weights as a contiguous (out, in, 3) tensor would
+    torch.manual_seed(3)
+    drawn = VectorProductLinear(4, 3).weight.detach().clone()
+    torch.manual_seed(3)
+    torch.testing.assert_close(drawn, torch.empty(3, 4, 3).normal_(0.0, math.sqrt(2.0) / math.sqrt(8.0)),
+                               rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("component_dim", [-1, -2])
 @pytest.mark.parametrize("bias", [True, False])
 def test_layer_gradcheck(component_dim, bias):
@@ -367,11 +393,15 @@ def test_inference_cache_of_stacked_weights_follows_weight_updates():
         first = layer(x)
         again = layer(x)  # served from the cache
     torch.testing.assert_close(first, again, rtol=0, atol=0)
-    torch.testing.assert_close(first, layer(x).detach(), rtol=0, atol=0)  # grad path, no cache
+    # the grad path multiplies by the weight components without stacking them: the
+    # same sums, grouped differently, so equal to rounding
+    torch.testing.assert_close(first, layer(x).detach(), rtol=1e-12, atol=1e-12)
     with torch.no_grad():
         layer.weight.mul_(2.0)  # an optimiser step changes the weights in place
         updated = layer(x)
-    torch.testing.assert_close(updated, layer(x).detach(), rtol=0, atol=0)
+        fresh = vector_product_linear(x, layer.weight, layer.bias, component_dim=-2)  # no cache
+    torch.testing.assert_close(updated, fresh, rtol=0, atol=0)
+    torch.testing.assert_close(updated, layer(x).detach(), rtol=1e-12, atol=1e-12)
     assert not torch.allclose(updated, first)
     assert "_pairs_cache" not in pickle.loads(pickle.dumps(layer)).__dict__
 

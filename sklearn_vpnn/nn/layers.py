@@ -18,7 +18,9 @@ import math
 
 import torch
 from torch import nn
-from torch.autograd.function import once_differentiable
+
+from ._vector_product import (_component_weights, _pair_weights, _vector_product_rows,
+                              _VectorProductComponentsFunction, _VectorProductFunction)
 
 __all__ = ["VectorProductLinear", "vector_product_linear", "TimeFrequencyMask"]
 
@@ -26,99 +28,6 @@ __all__ = ["VectorProductLinear", "vector_product_linear", "TimeFrequencyMask"]
 def _check_component_dim(component_dim):
     if component_dim not in (-1, -2):
         raise ValueError(f"component_dim must be -1 (units, 3) or -2 (3, units), got {component_dim!r}")
-
-
-def _pair_weights(weight):
-    """Stack the weight blocks used by the three output components.
-
-    ``weight`` has shape ``(out, in, 3)``. Returns ``B`` of shape ``(3, out, 2 * in)``::
-
-        B[0] = [-W_z | W_y]   so that z_x = [a_y | a_z] @ B[0].T
-        B[1] = [-W_x | W_z]   so that z_y = [a_z | a_x] @ B[1].T
-        B[2] = [-W_y | W_x]   so that z_z = [a_x | a_y] @ B[2].T
-
-    which is ``(W x a)_x = W_y a_z - W_z a_y`` and its cyclic permutations.
-    """
-    wx, wy, wz = weight.unbind(-1)
-    return torch.stack(
-        [torch.cat([-wz, wy], dim=1), torch.cat([-wx, wz], dim=1), torch.cat([-wy, wx], dim=1)]
-    )
-
-
-def _vector_product_rows(a, pairs, bias, out):
-    """The forward products of :class:`_VectorProductFunction`, written into ``out``.
-
-    ``a`` is ``(N, 3 * in)`` component-major rows, ``pairs`` the stacked blocks of
-    :func:`_pair_weights`, ``bias`` ``(3, out)`` or None and ``out`` an ``(N, 3 * out)``
-    buffer (inference reuses one; no autograd). Returns ``out``.
-    """
-    n, three_in = a.shape
-    n_in = three_in // 3
-    n_out = pairs.shape[1]
-    ox, oy, oz = out[:, :n_out], out[:, n_out : 2 * n_out], out[:, 2 * n_out :]
-    if bias is None:
-        beta = 0.0
-    else:
-        # bias: (3, out) component-major; broadcast into the three output blocks
-        out.view(n, 3, n_out).copy_(bias.unsqueeze(0).expand(n, 3, n_out))
-        beta = 1.0
-    a_x, a_z = a[:, :n_in], a[:, 2 * n_in :]
-    ox.addmm_(a[:, n_in:], pairs[0].t(), beta=beta)  # [a_y | a_z]
-    oy.addmm_(a_z, pairs[1, :, :n_in].t(), beta=beta)  # a_z * (-W_x)
-    oy.addmm_(a_x, pairs[1, :, n_in:].t())  # + a_x * W_z
-    oz.addmm_(a[:, : 2 * n_in], pairs[2].t(), beta=beta)  # [a_x | a_y]
-    return out
-
-
-class _VectorProductFunction(torch.autograd.Function):
-    """Cross-product layer on component-major 2-D input ``a`` of shape ``(N, 3 * in)``.
-
-    Every matrix product reads and writes strided *views* (BLAS leading dimensions), so
-    neither the input nor the output is copied into a "pair" layout:
-
-    * z_x and z_z each are one GEMM with inner dimension ``2 * in`` over the contiguous
-      row slices ``[a_y | a_z]`` and ``[a_x | a_y]``;
-    * z_y needs ``[a_z | a_x]``, which is not contiguous, so it is two accumulating
-      GEMMs with inner dimension ``in``.
-
-    Total: ``6 * in * out`` multiply-adds per row, exactly the useful work. First-order
-    differentiable only (no double backward).
-    """
-
-    @staticmethod
-    def forward(ctx, a, pairs, bias):
-        out = torch.empty(a.shape[0], 3 * pairs.shape[1], dtype=a.dtype, device=a.device)
-        _vector_product_rows(a, pairs, bias, out)
-        ctx.save_for_backward(a, pairs)
-        ctx.has_bias = bias is not None
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        a, pairs = ctx.saved_tensors
-        n, three_in = a.shape
-        n_in = three_in // 3
-        n_out = pairs.shape[1]
-        grad = grad.contiguous()
-        gx, gy, gz = grad[:, :n_out], grad[:, n_out : 2 * n_out], grad[:, 2 * n_out :]
-        grad_a = grad_pairs = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_a = torch.empty_like(a)
-            grad_a[:, n_in:].addmm_(gx, pairs[0], beta=0.0)  # d[a_y | a_z] from z_x
-            grad_a[:, :n_in].zero_()
-            grad_a[:, : 2 * n_in].addmm_(gz, pairs[2])  # d[a_x | a_y] from z_z
-            grad_a[:, 2 * n_in :].addmm_(gy, pairs[1, :, :n_in])  # d a_z from z_y
-            grad_a[:, :n_in].addmm_(gy, pairs[1, :, n_in:])  # d a_x from z_y
-        if ctx.needs_input_grad[1]:
-            grad_pairs = torch.empty_like(pairs)
-            torch.mm(gx.t(), a[:, n_in:], out=grad_pairs[0])
-            torch.mm(gz.t(), a[:, : 2 * n_in], out=grad_pairs[2])
-            grad_pairs[1, :, :n_in].addmm_(gy.t(), a[:, 2 * n_in :], beta=0.0)
-            grad_pairs[1, :, n_in:].addmm_(gy.t(), a[:, :n_in], beta=0.0)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.view(n, 3, n_out).sum(0)
-        return grad_a, grad_pairs, grad_bias
 
 
 def _component_major_rows(input, n_in, component_dim):
@@ -189,9 +98,13 @@ def vector_product_linear(input, weight, bias=None, component_dim=-1, _pairs=Non
     if three != 3:
         raise ValueError(f"weight must have shape (out_units, in_units, 3), got {tuple(weight.shape)}")
     a2, lead = _component_major_rows(input, n_in, component_dim)
-    pairs = _pair_weights(weight) if _pairs is None else _pairs
     b = None if bias is None else bias.t()
-    out = _VectorProductFunction.apply(a2, pairs, b).view(*lead, 3, n_out)
+    if _pairs is None and torch.is_grad_enabled():
+        out = _VectorProductComponentsFunction.apply(a2, _component_weights(weight), b)
+    else:
+        pairs = _pair_weights(weight) if _pairs is None else _pairs
+        out = _VectorProductFunction.apply(a2, pairs, b)
+    out = out.view(*lead, 3, n_out)
     return out.transpose(-1, -2) if component_dim == -1 else out
 
 
@@ -261,7 +174,10 @@ class VectorProductLinear(nn.Module):
         self.out_units = out_units
         self.component_dim = component_dim
         self.gain = float(gain)
-        self.weight = nn.Parameter(torch.empty(out_units, in_units, 3))
+        # stored component-major: ``weight[..., c]`` is a contiguous (out, in) matrix, so
+        # training multiplies by the components without copying them (the shape, and so
+        # state dicts and model files, are those of the (out, in, 3) layout)
+        self.weight = nn.Parameter(torch.empty(3, out_units, in_units).permute(1, 2, 0))
         self.bias = nn.Parameter(torch.empty(out_units, 3)) if bias else None
         self.reset_parameters()
 
@@ -275,7 +191,9 @@ class VectorProductLinear(nn.Module):
         """
         std = self.gain / math.sqrt(2.0 * self.in_units)
         with torch.no_grad():
-            self.weight.normal_(0.0, std)
+            # drawn in the (out, in, 3) order whatever the storage, so a seed gives the same weights
+            self.weight.copy_(torch.empty(self.weight.shape, dtype=self.weight.dtype,
+                                          device=self.weight.device).normal_(0.0, std))
             if self.bias is not None:
                 self.bias.zero_()
 
@@ -347,14 +265,16 @@ class VectorProductLinear(nn.Module):
             raise ValueError(f"k must be 0, 1 or 2 (the x, y or z component), got {k!r}")
         n_in, n_out = self.in_units, self.out_units
         a, lead = _component_major_rows(input, n_in, self.component_dim)
-        if torch.is_grad_enabled():
-            w = self.weight.unbind(-1)
-            block = torch.cat([-w[(k + 2) % 3], w[(k + 1) % 3]], dim=1)  # _pair_weights(...)[k]
-        else:
-            block = self._inference_pairs()[k]
-        first, second = (k + 1) % 3, (k + 2) % 3  # block multiplies [a_{k+1} | a_{k+2}]
+        first, second = (k + 1) % 3, (k + 2) % 3
         a1 = a[:, first * n_in : (first + 1) * n_in]
         a2 = a[:, second * n_in : (second + 1) * n_in]
+        if torch.is_grad_enabled():
+            # z_k = a_{k+2} W_{k+1}^T - a_{k+1} W_{k+2}^T on the contiguous weight components
+            w = _component_weights(self.weight)
+            bias = None if self.bias is None else self.bias[:, k]
+            out = torch.mm(a2, w[first].t()) if bias is None else torch.addmm(bias, a2, w[first].t())
+            return torch.addmm(out, a1, w[second].t(), alpha=-1.0).view(*lead, n_out)
+        block = self._inference_pairs()[k]  # multiplies [a_{k+1} | a_{k+2}]
         if self.bias is None:
             out = torch.mm(a1, block[:, :n_in].t())
         else:

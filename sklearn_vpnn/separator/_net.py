@@ -99,6 +99,9 @@ def make_net(module_kwargs, *, gamma, lr, max_epochs, batch_size, seed, valid_ds
         criterion=DiscriminativeMSELoss,
         criterion__gamma=gamma,
         optimizer=torch.optim.Adam,
+        # one fused kernel for all parameters instead of a loop of small ops per tensor
+        # (bench_training.py: the Adam stage of a step 11.9 -> 1.9 ms on a loaded machine)
+        optimizer__fused=True,
         lr=lr,
         max_epochs=max_epochs,
         batch_size=batch_size,
@@ -148,11 +151,17 @@ def restore_net(module_kwargs, state_dict, *, gamma, lr, max_epochs, batch_size,
     return lighten(net)
 
 
-class _NoOptimizer:
-    """Stands in for the optimizer while a net is rebuilt for inference only."""
+class _NoOptimizer(torch.optim.Optimizer):
+    """Stands in for the optimizer while a net is rebuilt for inference only.
 
-    def __init__(self, params, **kwargs):
+    A subclass (so that skorch registers it and accepts the ``optimizer__*``
+    arguments) whose ``__init__`` skips ``Optimizer.__init__``, which imports
+    ``torch._dynamo``.
+    """
+
+    def __init__(self, params, **kwargs):  # noqa: D107 -- nothing to set up
         self.param_groups = []
+        self.state = {}
 
 
 def lighten(net):
