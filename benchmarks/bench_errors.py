@@ -145,6 +145,7 @@ def plot(results, dar, labels, path):
     b.set_title("(b) per track: SDR against how loud the drums are", fontsize=10)
     b.legend(fontsize=7, frameon=False)
     b.grid(alpha=0.3)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150)
     plt.close(fig)
 

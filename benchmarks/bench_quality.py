@@ -333,6 +333,7 @@ def plot_tracks(drums_sdr, track_names, path, title):
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
               title="track (bar: median)", title_fontsize=7)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150)
     plt.close(fig)
 
@@ -462,7 +463,7 @@ def main(argv=None):
             scores[key] = score(vy, pipe.transform(vX), sr)
             print(f"  {key}: drums SDR {np.nanmedian(scores[key][:, 0, 0]):.2f} dB", flush=True)
 
-    if "openunmix" in models:
+    if "openunmix" in models or args.openunmix_json:  # a JSON given is read whatever --models says
         if args.openunmix_json:
             rows, info["openunmix"] = openunmix_from_json(args.openunmix_json, names)
             scores.update(rows)
