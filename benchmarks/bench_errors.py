@@ -37,6 +37,9 @@ subsets="train", split="valid")``), on each model's own STFT:
 ``--oracle`` adds the ideal ratio mask ``|D| / (|D| + |A|)`` (``bench_quality.py``'s
 ``irm-oracle``) on the first model's STFT (the default STFT without ``--load``).
 ``--figure PNG`` draws both panels; ``--json OUT`` keeps every per-track figure.
+``--reshape`` adds (c): each model's drums SDR with its masks sharpened
+(``m^p / (m^p + (1-m)^p)``) or their logits shifted after the fact: whether a
+post-processing step could fix the masks' calibration.
 
 Run (from the repository root; about a minute per model on 14 clips)::
 
@@ -150,6 +153,34 @@ def plot(results, dar, labels, path):
     plt.close(fig)
 
 
+def reshaped_masks(mask, spec, vy, sample_rate):
+    """Drums SDR with the drums mask sharpened (``m^p / (m^p + (1-m)^p)``) or its logit shifted.
+
+    Tells whether the masks are off by a calibration a post-processing step could fix.
+    Returns ``{label: {"drums", "accompaniment", "paired"}}`` (median SDRs; mean per-clip change).
+    """
+    from sklearn_vpnn import InverseSTFT, Spectrogram, sdr
+
+    def run(m):
+        est = InverseSTFT().fit_transform(Spectrogram(np.stack([m, 1 - m], 1) * spec.data[:, None],
+                                                      spec.lengths, spec.params))
+        return sdr(vy, est, sample_rate=sample_rate, method="framewise")
+
+    base = run(mask)
+    logit = np.log(np.clip(mask, 1e-6, 1 - 1e-6) / np.clip(1 - mask, 1e-6, 1 - 1e-6))
+    variants = {"as trained": mask}
+    for p in (0.8, 1.2, 1.5, 2.0):
+        variants[f"sharpened, p={p}"] = mask**p / (mask**p + (1 - mask) ** p)
+    for b in (-0.5, 0.25, 0.5, 1.0):
+        variants[f"logit {b:+}"] = 1 / (1 + np.exp(-(logit + b)))
+    out = {}
+    for key, m in variants.items():
+        s = base if key == "as trained" else run(m.astype(mask.dtype))
+        out[key] = {"drums": float(np.nanmedian(s[:, 0])), "accompaniment": float(np.nanmedian(s[:, 1])),
+                    "paired": float(np.nanmean(s[:, 0] - base[:, 0]))}
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--musdb-root", default=os.environ.get("MUSDB_PATH"))
@@ -160,6 +191,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--json", default=None)
     p.add_argument("--figure", default=None, help="PNG with both panels")
+    p.add_argument("--reshape", action="store_true",
+                   help="also score each model's masks sharpened and shifted after the fact")
     args = p.parse_args(argv)
     if not args.musdb_root:
         sys.exit("bench_errors: set MUSDB_PATH or --musdb-root (e.g. ../shared/data/musdb18-7)")
@@ -201,6 +234,8 @@ def main(argv=None):
         mask = sep.predict_masks(spec)[:, 0]
         results[name] = analyse(mask, spec, vy, pipe.transform(vX), dar, edges, sr)
         results[name]["model"] = str(path)
+        if args.reshape:
+            results[name]["reshaped"] = reshaped_masks(mask, spec, vy, sr)
         print(f"{name}: {time.monotonic() - t:.0f} s", flush=True)
     if args.oracle:
         spec = STFT(**(stft_params or {"sample_rate": sr})).fit_transform(vX)
@@ -228,6 +263,15 @@ def main(argv=None):
               + " |")
     print("| Spearman rho (p) | | " + " | ".join(f"{r['spearman_rho']:.2f} ({r['spearman_p']:.2g})"
                                             for r in results.values()) + " |")
+    for name, r in results.items():
+        if "reshaped" in r:
+            print()
+            print(f"(c) {name}: masks reshaped after the fact (drums SDR, median over clips; paired: mean "
+                  f"over clips of the change)")
+            print("| reshaping | drums SDR | accomp. SDR | paired change |")
+            print("|---|---|---|---|")
+            for key, v in r["reshaped"].items():
+                print(f"| {key} | {v['drums']:.2f} | {v['accompaniment']:.2f} | {v['paired']:+.2f} |")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"command": command, "tracks": names, "bands": labels, "band_edges_hz": edges,
