@@ -373,6 +373,37 @@ def test_discriminative_loss_hand_computed():
     assert loss2.item() == pytest.approx(0.3, abs=1e-6)
 
 
+def test_frame_weighting_makes_a_quieter_frame_count_like_a_loud_one():
+    """The same relative error in a frame 6 dB quieter: nearly equal shares with "mixture"; silence stays capped."""
+    def frames(levels):
+        mixture = torch.tensor([[lv] * 3 for lv in levels])
+        targets = torch.stack([torch.stack([0.8 * m, 0.2 * m]) for m in mixture])  # same relative error
+        return torch.full((len(levels), 2, 3), 0.5), mixture, targets
+
+    def shares(weighting, levels):
+        masks, mixture, targets = frames(levels)
+        loss = DiscriminativeMSELoss(gamma=0, frame_weighting=weighting)
+        alone = [DiscriminativeMSELoss(gamma=0)(masks[i:i + 1], mixture[i:i + 1], targets[i:i + 1]).item()
+                 for i in range(len(levels))]
+        return alone, loss(masks, mixture, targets).item()
+
+    (loud, quiet), plain = shares(None, [1.0, 0.5])
+    assert quiet == pytest.approx(loud / 4) and plain == pytest.approx((loud + quiet) / 2)
+    # weights 1 / (e + 0.1 mean(e)), rescaled to mean 1: e = 1 and 0.25, mean 0.625
+    w = torch.tensor([1 / 1.0625, 1 / 0.3125])
+    w = w / w.mean()
+    _, weighted = shares("mixture", [1.0, 0.5])
+    assert weighted == pytest.approx(((w[0] * loud + w[1] * quiet) / 2).item(), rel=1e-5)
+    assert 0.8 < (w[1] * quiet / (w[0] * loud)).item() < 1  # 1/4 of the loud frame's share without
+    # a frame 40 dB down is near silence: its weight stops at the floor, it stays negligible
+    (loud, silent), _ = shares(None, [1.0, 0.01])
+    _, weighted = shares("mixture", [1.0, 0.01])
+    w = torch.tensor([1 / (1 + 0.050005), 1 / (1e-4 + 0.050005)])
+    assert weighted == pytest.approx(((w / w.mean() * torch.tensor([loud, silent])).mean()).item(), rel=1e-5)
+    with pytest.raises(ValueError, match="frame_weighting"):
+        DiscriminativeMSELoss(frame_weighting="track")
+
+
 def test_discriminative_loss_backward_finite():
     torch.manual_seed(10)
     model = VPNN(7, hidden_units=4)

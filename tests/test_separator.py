@@ -260,6 +260,7 @@ def test_wiener_postfilter_runs_and_keeps_shapes(data, fitted_pipe):
         (dict(max_time=float("nan")), "max_time"),
         (dict(gain_db=float("inf")), "gain_db"),
         (dict(eq_db=-1.0), "eq_db"),
+        (dict(frame_weighting="track"), "frame_weighting"),
         (dict(pitch_shift=13.0), "pitch_shift"),
         (dict(lr=float("inf")), "lr"),
         (dict(cache="ram"), "cache"),

@@ -7,6 +7,9 @@ from torch import nn
 
 __all__ = ["DiscriminativeMSELoss"]
 
+#: frames quieter than this fraction of the batch's mean energy get no larger weight than it gives
+_FRAME_FLOOR = 0.1
+
 
 class DiscriminativeMSELoss(nn.Module):
     r"""Discriminative mean squared error of masked magnitudes (Huang et al., 2014).
@@ -29,6 +32,12 @@ class DiscriminativeMSELoss(nn.Module):
     ----------
     gamma : float, default=0.05
         Weight of the discriminative (cross-source) terms, ``0 <= gamma < 1``.
+    frame_weighting : {None, "mixture"}, default=None
+        ``"mixture"`` weights each frame's loss by ``1 / (e_b + 0.1 * mean(e))``, with
+        ``e_b`` the mean squared mixture magnitude of frame ``b`` and the mean over the
+        batch (weights rescaled to average 1): quiet frames count about as much as
+        loud ones, as in SDR's median over windows, which does not depend on level.
+        None: every element counts the same (loud frames dominate).
 
     Examples
     --------
@@ -41,12 +50,15 @@ class DiscriminativeMSELoss(nn.Module):
     tensor(1.)
     """
 
-    def __init__(self, gamma=0.05):
+    def __init__(self, gamma=0.05, frame_weighting=None):
         super().__init__()
         if (not isinstance(gamma, numbers.Real) or isinstance(gamma, bool)
                 or not 0 <= gamma < 1):
             raise ValueError(f"gamma must be a real number with 0 <= gamma < 1, got {gamma!r}")
+        if frame_weighting not in (None, "mixture"):
+            raise ValueError(f'frame_weighting must be None or "mixture", got {frame_weighting!r}')
         self.gamma = float(gamma)
+        self.frame_weighting = frame_weighting
 
     def forward(self, masks, mixture, targets):
         """Compute the loss.
@@ -86,7 +98,12 @@ class DiscriminativeMSELoss(nn.Module):
         # weight +1 on own-source terms (s == k), -gamma on cross terms (s != k)
         weights = torch.where(eye, 1.0, -self.gamma).to(sq.dtype).unsqueeze(-1)
         per_element = (sq * weights).sum(dim=(-3, -2))  # (..., F)
-        return per_element.mean()
+        if self.frame_weighting is None:
+            return per_element.mean()
+        energy = mixture.squeeze(-2).detach().square().mean(-1)  # (...,) per frame
+        w = 1.0 / (energy + _FRAME_FLOOR * energy.mean())
+        return (per_element.mean(-1) * (w / w.mean())).mean()
 
     def extra_repr(self):
-        return f"gamma={self.gamma}"
+        return f"gamma={self.gamma}" + ("" if self.frame_weighting is None else
+                                        f", frame_weighting={self.frame_weighting!r}")

@@ -18,6 +18,11 @@ _COMMON_PARAMS_DOC = """
         Hidden-layer activation (applied per component in a VPNN).
     gamma : float, default=0.05
         Weight of the discriminative term of the loss, in [0, 1).
+    frame_weighting : {None, "mixture"}, default=None
+        ``"mixture"`` divides each training frame's loss by its mixture energy
+        (floored at a tenth of the batch mean), so that quiet passages count about
+        as much as loud ones, as in SDR's median over 1 s windows; None weights
+        every frame alike.
     sources : sequence of str, default=("drums", "accompaniment")
         Names of the sources, in the order of ``y``'s second axis.
     max_epochs : int, default=30

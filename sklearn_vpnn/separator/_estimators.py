@@ -55,6 +55,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "gamma": [Interval(Real, 0, 1, closed="left")],
+        "frame_weighting": [StrOptions({"mixture"}), None],
         "sources": ["array-like"],  # not a str; _check_sources checks the names
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -205,7 +206,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
                                    verbose=bool(self.verbose), dirname=tmpdir)
         return make_net(module_kwargs, gamma=self.gamma, lr=self.lr, max_epochs=self.max_epochs,
                         batch_size=self.batch_size, seed=seed, valid_ds=valid_ds,
-                        callbacks=callbacks, device=device, verbose=int(bool(self.verbose)))
+                        callbacks=callbacks, device=device, verbose=int(bool(self.verbose)),
+                        frame_weighting=self.frame_weighting)
 
     def _record_fit(self, net, sources, n_channels, n_bins, stft_params):
         self.net_ = net
@@ -373,6 +375,7 @@ class VPNNSeparator(_BaseSeparator):
         n_layers=3,
         activation="relu",
         gamma=0.05,
+        frame_weighting=None,
         sources=("drums", "accompaniment"),
         max_epochs=30,
         lr=1e-3,
@@ -397,6 +400,7 @@ class VPNNSeparator(_BaseSeparator):
         self.n_layers = n_layers
         self.activation = activation
         self.gamma = gamma
+        self.frame_weighting = frame_weighting
         self.sources = sources
         self.max_epochs = max_epochs
         self.lr = lr
@@ -452,6 +456,7 @@ class DNNSeparator(_BaseSeparator):
         n_layers=3,
         activation="relu",
         gamma=0.05,
+        frame_weighting=None,
         sources=("drums", "accompaniment"),
         max_epochs=30,
         lr=1e-3,
@@ -475,6 +480,7 @@ class DNNSeparator(_BaseSeparator):
         self.n_layers = n_layers
         self.activation = activation
         self.gamma = gamma
+        self.frame_weighting = frame_weighting
         self.sources = sources
         self.max_epochs = max_epochs
         self.lr = lr

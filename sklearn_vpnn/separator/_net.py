@@ -62,7 +62,7 @@ class SeparatorNet(NeuralNet):
 
 
 def make_net(module_kwargs, *, gamma, lr, max_epochs, batch_size, seed, valid_ds=None,
-             callbacks=None, device="cpu", verbose=0):
+             callbacks=None, device="cpu", verbose=0, frame_weighting=None):
     """An unfitted :class:`SeparatorNet` that trains a :class:`~sklearn_vpnn.nn.MaskNet`.
 
     Parameters
@@ -87,6 +87,8 @@ def make_net(module_kwargs, *, gamma, lr, max_epochs, batch_size, seed, valid_ds
         Where the module trains.
     verbose : int, default=0
         skorch's verbosity.
+    frame_weighting : {None, "mixture"}, default=None
+        The loss's frame weighting (:class:`~sklearn_vpnn.nn.DiscriminativeMSELoss`).
 
     Returns
     -------
@@ -98,6 +100,7 @@ def make_net(module_kwargs, *, gamma, lr, max_epochs, batch_size, seed, valid_ds
         **{f"module__{k}": v for k, v in module_kwargs.items()},
         criterion=DiscriminativeMSELoss,
         criterion__gamma=gamma,
+        criterion__frame_weighting=frame_weighting,
         optimizer=torch.optim.Adam,
         # one fused kernel for all parameters instead of a loop of small ops per tensor
         # (bench_training.py: the Adam stage of a step 11.9 -> 1.9 ms on a loaded machine)
