@@ -1,16 +1,20 @@
-"""The arithmetic of the vector product layer: its two autograd functions.
+"""The arithmetic of the vector product layer, for training and for inference.
 
 :func:`~sklearn_vpnn.nn.vector_product_linear` trains with
 :class:`_VectorProductComponentsFunction` (the weight's three components as
-contiguous matrices, six GEMMs of inner dimension ``in``) and infers with
-:class:`_VectorProductFunction` on stacked ``[-W | W]`` blocks that a layer caches
-while its weights are unchanged (four GEMMs, two of them of inner dimension
-``2 * in``). Both do ``6 * in * out`` multiply-adds per row on strided views of
-component-major rows, with no copy of the activations.
+contiguous matrices, six GEMMs of inner dimension ``in``) and infers, without
+autograd, with :func:`_vector_product_rows` on stacked ``[-W | W]`` blocks that a
+layer caches while its weights are unchanged (four GEMMs, two of them of inner
+dimension ``2 * in``). Both do ``6 * in * out`` multiply-adds per row on strided views
+of component-major rows, with no copy of the activations. (Every output component is
+a matrix product of *views*: ``z_x`` and ``z_z`` read the contiguous row slices
+``[a_y | a_z]`` and ``[a_x | a_y]``; ``z_y`` needs ``[a_z | a_x]``, which is not
+contiguous, so it is two accumulating GEMMs.)
 """
 
 import torch
 from torch.autograd.function import once_differentiable
+
 
 def _pair_weights(weight):
     """Stack the weight blocks used by the three output components.
@@ -30,7 +34,7 @@ def _pair_weights(weight):
 
 
 def _vector_product_rows(a, pairs, bias, out):
-    """The forward products of :class:`_VectorProductFunction`, written into ``out``.
+    """The inference products (no autograd), written into ``out``.
 
     ``a`` is ``(N, 3 * in)`` component-major rows, ``pairs`` the stacked blocks of
     :func:`_pair_weights`, ``bias`` ``(3, out)`` or None and ``out`` an ``(N, 3 * out)``
@@ -54,57 +58,6 @@ def _vector_product_rows(a, pairs, bias, out):
     return out
 
 
-class _VectorProductFunction(torch.autograd.Function):
-    """Cross-product layer on component-major 2-D input ``a`` of shape ``(N, 3 * in)``.
-
-    Every matrix product reads and writes strided *views* (BLAS leading dimensions), so
-    neither the input nor the output is copied into a "pair" layout:
-
-    * z_x and z_z each are one GEMM with inner dimension ``2 * in`` over the contiguous
-      row slices ``[a_y | a_z]`` and ``[a_x | a_y]``;
-    * z_y needs ``[a_z | a_x]``, which is not contiguous, so it is two accumulating
-      GEMMs with inner dimension ``in``.
-
-    Total: ``6 * in * out`` multiply-adds per row, exactly the useful work. First-order
-    differentiable only (no double backward).
-    """
-
-    @staticmethod
-    def forward(ctx, a, pairs, bias):
-        out = torch.empty(a.shape[0], 3 * pairs.shape[1], dtype=a.dtype, device=a.device)
-        _vector_product_rows(a, pairs, bias, out)
-        ctx.save_for_backward(a, pairs)
-        ctx.has_bias = bias is not None
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        a, pairs = ctx.saved_tensors
-        n, three_in = a.shape
-        n_in = three_in // 3
-        n_out = pairs.shape[1]
-        grad = grad.contiguous()
-        gx, gy, gz = grad[:, :n_out], grad[:, n_out : 2 * n_out], grad[:, 2 * n_out :]
-        grad_a = grad_pairs = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_a = torch.empty_like(a)
-            grad_a[:, n_in:].addmm_(gx, pairs[0], beta=0.0)  # d[a_y | a_z] from z_x
-            grad_a[:, :n_in].zero_()
-            grad_a[:, : 2 * n_in].addmm_(gz, pairs[2])  # d[a_x | a_y] from z_z
-            grad_a[:, 2 * n_in :].addmm_(gy, pairs[1, :, :n_in])  # d a_z from z_y
-            grad_a[:, :n_in].addmm_(gy, pairs[1, :, n_in:])  # d a_x from z_y
-        if ctx.needs_input_grad[1]:
-            grad_pairs = torch.empty_like(pairs)
-            torch.mm(gx.t(), a[:, n_in:], out=grad_pairs[0])
-            torch.mm(gz.t(), a[:, : 2 * n_in], out=grad_pairs[2])
-            grad_pairs[1, :, :n_in].addmm_(gy.t(), a[:, 2 * n_in :], beta=0.0)
-            grad_pairs[1, :, n_in:].addmm_(gy.t(), a[:, :n_in], beta=0.0)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.view(n, 3, n_out).sum(0)
-        return grad_a, grad_pairs, grad_bias
-
-
 class _VectorProductComponentsFunction(torch.autograd.Function):
     """Training form of the layer: weights as three contiguous ``(out, in)`` matrices.
 
@@ -118,7 +71,7 @@ class _VectorProductComponentsFunction(torch.autograd.Function):
     (for the window VPNN's first layer that copy cost as much as its forward GEMMs).
     The weight gradient is written straight into a ``(3, out, in)`` buffer, the
     layout of the weight itself. ``6 * in * out`` multiply-adds per row forward, the
-    same as :class:`_VectorProductFunction`; first-order differentiable only.
+    same as inference; first-order differentiable only.
     """
 
     @staticmethod

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ._vector_product import (_component_weights, _pair_weights, _vector_product_rows,
-                              _VectorProductComponentsFunction, _VectorProductFunction)
+                              _VectorProductComponentsFunction)
 
 __all__ = ["VectorProductLinear", "vector_product_linear", "TimeFrequencyMask"]
 
@@ -62,8 +62,8 @@ def vector_product_linear(input, weight, bias=None, component_dim=-1, _pairs=Non
     component_dim : {-1, -2}, default=-1
         Position of the component axis of ``input`` and of the result.
     _pairs : torch.Tensor or None, default=None
-        Internal: the weight blocks already stacked (a layer's inference cache);
-        None stacks them from ``weight``.
+        Internal: the weight blocks already stacked (a layer's inference cache,
+        used without autograd); None stacks them from ``weight`` when needed.
 
     Returns
     -------
@@ -99,11 +99,11 @@ def vector_product_linear(input, weight, bias=None, component_dim=-1, _pairs=Non
         raise ValueError(f"weight must have shape (out_units, in_units, 3), got {tuple(weight.shape)}")
     a2, lead = _component_major_rows(input, n_in, component_dim)
     b = None if bias is None else bias.t()
-    if _pairs is None and torch.is_grad_enabled():
+    if torch.is_grad_enabled():
         out = _VectorProductComponentsFunction.apply(a2, _component_weights(weight), b)
     else:
         pairs = _pair_weights(weight) if _pairs is None else _pairs
-        out = _VectorProductFunction.apply(a2, pairs, b)
+        out = _vector_product_rows(a2, pairs, b, a2.new_empty(a2.shape[0], 3 * n_out))
     out = out.view(*lead, 3, n_out)
     return out.transpose(-1, -2) if component_dim == -1 else out
 
