@@ -175,21 +175,21 @@ class FrameDataset(torch.utils.data.Dataset):
                 other = self.index[torch.randint(len(self.index), (B,), generator=self.generator)]
                 seq = torch.where(swap, other[:, 0], seq)
                 t = torch.where(swap, other[:, 1], t)
+            # a fresh tensor (gathered), so the augmentations scale it in place
             part = self._context(s, seq, t)  # (B, 3 K, F) complex
             if augment and self.gain_db > 0:
                 g = torch.empty(B).uniform_(-self.gain_db, self.gain_db, generator=self.generator)
-                part = part * (10.0 ** (g / 20.0))[:, None, None]
+                part.mul_((10.0 ** (g / 20.0))[:, None, None])
             if augment and self.eq_db > 0:
                 g = torch.empty(B, len(self._eq)).uniform_(-self.eq_db, self.eq_db, generator=self.generator)
-                part = part * (10.0 ** ((g @ self._eq) / 20.0))[:, None, :]
+                part.mul_((10.0 ** ((g @ self._eq) / 20.0))[:, None, :])
             if augment and self.pitch_shift > 0:
                 part = self._shift_pitch(part)
             target.append(_magnitude(part[:, 1]))  # the current frame
-            mix = part if mix is None else mix + part
+            mix = part if mix is None else mix.add_(part)
         mix_mag = _magnitude(mix)  # (B, 3 K, F)
-        target.insert(0, mix_mag[:, 1])
-        features = mix_mag.add(_LOG_EPS).log_()
-        return features, torch.stack(target, 1)  # (B, 1 + S, F)
+        target = torch.stack([mix_mag[:, 1]] + target, 1)  # (B, 1 + S, F), copied before the log
+        return mix_mag.add_(_LOG_EPS).log_(), target
 
     def _shift_pitch(self, part):
         """``part`` (B, R, F) with each sample's frequency axis stretched by a random ratio."""
