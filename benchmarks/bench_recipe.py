@@ -24,6 +24,13 @@ Run (from the repository root)::
         --stft '{"hop_length": 512}' --params '{"max_epochs": 30}' --threads 1
     MUSDB_PATH=../shared/data/musdb18-7 python benchmarks/bench_recipe.py \\
         --seeds 0 1 2 --ensemble --no-wiener --json recipes.jsonl --name default
+    MUSDB_PATH=../shared/data/musdb18-7 python benchmarks/bench_recipe.py --kits 80 \\
+        --no-wiener --json recipes.jsonl --name kits80
+
+``--kits N`` adds N tracks of :func:`sklearn_vpnn.make_sampled_drum_mixtures` (Debian's
+``hydrogen-drumkits`` kits playing new grooves over the accompaniment of the train
+clips; ``--kits-no-effects`` without the EQ/compression/reverb chain) to the training
+data; the valid clips are never touched.
 """
 
 import argparse
@@ -54,6 +61,11 @@ def main(argv=None):
     p.add_argument("--name", default="variant", help="the variant's name in the JSON lines")
     p.add_argument("--json", default=None, help="append one JSON line per model with every clip's SDR")
     p.add_argument("--save-dir", default=None, help="folder for NAME_sSEED.safetensors model files")
+    p.add_argument("--kits", type=int, default=0,
+                   help="add this many make_sampled_drum_mixtures tracks (sampled kits over the train "
+                        "clips' accompaniment) to the training data")
+    p.add_argument("--kits-seed", type=int, default=0, help="random_state of the sampled-kit tracks")
+    p.add_argument("--kits-no-effects", action="store_true", help="sampled-kit drums without the mixing chain")
     args = p.parse_args(argv)
     if not args.musdb_root:
         sys.exit("bench_recipe: set MUSDB_PATH or --musdb-root (e.g. ../shared/data/musdb18-7)")
@@ -67,19 +79,27 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     from sklearn.pipeline import make_pipeline
 
-    from sklearn_vpnn import STFT, DNNSeparator, InverseSTFT, Spectrogram, VPNNSeparator, load_musdb, sdr
+    from sklearn_vpnn import (STFT, DNNSeparator, InverseSTFT, Spectrogram, VPNNSeparator, load_musdb,
+                              make_sampled_drum_mixtures, sdr)
     from sklearn_vpnn.persistence import save_model
 
     print("command: python " + " ".join(shlex.quote(a) for a in [sys.argv[0]] + list(argv or sys.argv[1:])))
     train = load_musdb(args.musdb_root, subsets="train", split="train")
     valid = load_musdb(args.musdb_root, subsets="train", split="valid")
     sr = int(train.sample_rate)
+    X_train, y_train = train.X, train.y
+    if args.kits:
+        extra = make_sampled_drum_mixtures(train, n_tracks=args.kits, effects=not args.kits_no_effects,
+                                           random_state=args.kits_seed)
+        X_train, y_train = np.concatenate([train.X, extra.X]), np.concatenate([train.y, extra.y])
+        print(f"training on {len(train.X)} clips + {args.kits} sampled-kit tracks")
     Sep = DNNSeparator if args.dnn else VPNNSeparator
     spec, masks = None, []
 
     def record(seed, fit_min, epochs, scores):
         if args.json:
             row = {"name": args.name, "seed": seed, "stft": stft_params, "params": params, "dnn": args.dnn,
+                   "kits": args.kits, "kits_effects": not args.kits_no_effects,
                    "fit_min": fit_min, "epochs": epochs, "threads": torch.get_num_threads(), **scores}
             with open(args.json, "a") as f:
                 f.write(json.dumps(row) + "\n")
@@ -88,7 +108,7 @@ def main(argv=None):
         pipe = make_pipeline(STFT(sample_rate=sr, **stft_params), Sep(random_state=seed, **params),
                              InverseSTFT())
         t0 = time.monotonic()
-        pipe.fit(train.X, train.y)
+        pipe.fit(X_train, y_train)
         fit_min = (time.monotonic() - t0) / 60
         print(f"seed {seed} fit: {fit_min:.1f} min, {pipe[1].n_epochs_} epochs "
               f"(torch threads {torch.get_num_threads()})")

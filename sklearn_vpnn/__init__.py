@@ -24,6 +24,7 @@ _PUBLIC = {
     "load_musdb": "datasets",
     "load_dsd100": "datasets",
     "make_drum_mixtures": "datasets",
+    "make_sampled_drum_mixtures": "datasets",
     "STFT": "spectral",
     "InverseSTFT": "spectral",
     "Spectrogram": "spectral",

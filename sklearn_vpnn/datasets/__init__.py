@@ -15,7 +15,8 @@ Note that musdb's own ``accompaniment`` target (bass + drums + other) still cont
 the drums; here "accompaniment" always means *everything but the targets*.
 
 Modules: ``_base`` (what the loaders share), ``_musdb``, ``_dsd100``, ``_synthetic``
-(with its instruments in ``_synth_instruments``) and ``_lazy`` (:class:`LazyTracks`).
+(with its instruments in ``_synth_instruments``), ``_sampled`` (real sampled kits, read
+by ``_kits``, over real accompaniment) and ``_lazy`` (:class:`LazyTracks`).
 :class:`~sklearn_vpnn.spectral.LazySpectrogram` lives in :mod:`sklearn_vpnn.spectral`;
 ``sklearn_vpnn.datasets.LazySpectrogram`` still finds it, importing spectral only when
 asked (nothing here imports spectral at import time, so spectral can import ``_lazy``).
@@ -25,9 +26,10 @@ from ._base import STEMS
 from ._dsd100 import load_dsd100
 from ._lazy import LazyTracks
 from ._musdb import load_musdb
+from ._sampled import make_sampled_drum_mixtures
 from ._synthetic import make_drum_mixtures
 
-__all__ = ["load_musdb", "load_dsd100", "make_drum_mixtures", "LazyTracks", "LazySpectrogram"]
+__all__ = ["load_musdb", "load_dsd100", "make_drum_mixtures", "make_sampled_drum_mixtures", "LazyTracks", "LazySpectrogram"]
 
 
 def __getattr__(name):
