@@ -241,7 +241,7 @@ def _move_to_device(separator, device):
     uses; ValueError for an unknown device or CUDA that is not there); the
     separator's ``device`` parameter, its skorch net and the module follow.
     """
-    from .separator._estimators import _resolve_device
+    from .separator._checks import _resolve_device
 
     if "device" not in separator.get_params(deep=False):
         return  # not a separator of this package: nothing to move

@@ -84,7 +84,8 @@ def test_stft_of_lazy_tracks_is_lazy_and_equal(data):
 
 
 @pytest.mark.parametrize("cls,extra", [(VPNNSeparator, {"mapping": "window"}),
-                                       (DNNSeparator, {})], ids=["vpnn", "dnn"])
+                                       (VPNNSeparator, {"loss_target": "phase_sensitive"}),
+                                       (DNNSeparator, {})], ids=["vpnn", "vpnn-psa", "dnn"])
 def test_disk_cache_gives_the_same_model(data, cls, extra):
     """Same seed, same model: every batch, every random draw, every value alike."""
     spec = STFT(n_fft=256).fit_transform(data[0])

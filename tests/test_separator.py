@@ -386,3 +386,44 @@ def test_pitch_shift_moves_a_tone_by_the_drawn_ratio_on_every_context_frame():
     assert len(moved) > 5  # drawn per sample
     again = FrameDataset(stft, [30, 30], pitch_shift=2.0, seed=0, context_strides=(1, 4)).batch(range(40))
     torch.testing.assert_close(again[1], target)
+
+
+def test_phase_sensitive_targets_are_the_in_phase_part_of_each_source():
+    import torch
+
+    from sklearn_vpnn.separator import FrameDataset
+
+    S = torch.randn(2, 3, 12, 9, dtype=torch.complex64, generator=torch.Generator().manual_seed(0))
+    idx = list(range(0, 36, 2))
+    _, mag = FrameDataset(S, [12, 12, 12]).batch(idx, augment=False)
+    feats, psa = FrameDataset(S, [12, 12, 12], loss_target="phase_sensitive").batch(idx, augment=False)
+    seq, t = np.array(idx) // 12, np.array(idx) % 12
+    src = S[:, seq, t]  # (2, B, F) current frames
+    mix = src.sum(0)
+    expected = (src * mix.conj()).real / mix.abs()
+    expected = torch.minimum(expected.clamp(min=0), mix.abs())
+    torch.testing.assert_close(psa[:, 1:], expected.permute(1, 0, 2))
+    torch.testing.assert_close(psa[:, 0], mag[:, 0])  # the mixture stays its magnitude
+    torch.testing.assert_close(psa[:, 1] + psa[:, 2], psa[:, 0])  # two sources: they add up to |X|
+    assert (psa[:, 1:] <= mag[:, 1:] + 1e-6).all()  # never more than the source's magnitude
+    # in-phase sources: the same targets as magnitudes
+    real = S.abs().to(torch.complex64)
+    _, a = FrameDataset(real, [12, 12, 12]).batch(idx, augment=False)
+    _, b = FrameDataset(real, [12, 12, 12], loss_target="phase_sensitive").batch(idx, augment=False)
+    torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="loss_target"):
+        FrameDataset(S, [12, 12, 12], loss_target="complex")
+
+
+def test_loss_target_trains_another_model_and_is_validated_in_fit():
+    from sklearn_vpnn import make_drum_mixtures
+
+    d = make_drum_mixtures(n_tracks=3, duration=1.0, random_state=0)
+    spec = STFT(n_fft=256).fit_transform(d.X)
+    kw = dict(hidden_units=8, max_epochs=2, random_state=0)
+    mag = VPNNSeparator(**kw).fit(spec, d.y)
+    psa = VPNNSeparator(loss_target="phase_sensitive", **kw).fit(spec, d.y)
+    assert psa.get_params()["loss_target"] == "phase_sensitive"
+    assert not np.allclose(mag.transform(spec).data, psa.transform(spec).data)
+    with pytest.raises(ValueError, match="loss_target"):
+        VPNNSeparator(loss_target="complex", **kw).fit(spec, d.y)

@@ -1,4 +1,6 @@
-"""Checks a fitted separator makes of what it is given: the STFT that made a spectrogram."""
+"""Checks a separator makes of what it is given: the STFT that made a spectrogram, the device."""
+
+import torch
 
 __all__ = []
 
@@ -24,3 +26,16 @@ def _stft_mismatch(fitted, given):
         if a != b:
             diffs.append(f"{k}={b!r} (fitted with {a!r})")
     return ", ".join(diffs)
+
+
+def _resolve_device(device):
+    """``"cpu"``, ``"cuda"`` or ``"cuda:N"`` for a ``device`` parameter (``"auto"`` allowed)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available here")
+    return str(dev)

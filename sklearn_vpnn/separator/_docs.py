@@ -23,6 +23,13 @@ _COMMON_PARAMS_DOC = """
         (floored at a tenth of the batch mean), so that quiet passages count about
         as much as loud ones, as in SDR's median over 1 s windows; None weights
         every frame alike.
+    loss_target : {"magnitude", "phase_sensitive"}, default="magnitude"
+        What the loss compares each masked mixture magnitude with: the source's
+        magnitude (the paper), or its phase-sensitive magnitude
+        ``|S| cos(angle(S) - angle(X))`` clipped to ``[0, |X|]`` (Erdogan et al.,
+        2015), the part of the source in phase with the mixture: a mask on the
+        mixture can give back no more, and the waveform's error (hence SDR)
+        counts the rest.
     sources : sequence of str, default=("drums", "accompaniment")
         Names of the sources, in the order of ``y``'s second axis.
     max_epochs : int, default=30

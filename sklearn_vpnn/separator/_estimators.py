@@ -11,7 +11,6 @@ import tempfile
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
@@ -22,7 +21,7 @@ from ..nn import ACTIVATIONS, check_strides
 from ..spectral import LazySpectrogram, Spectrogram
 from ..spectral._deferred import DeferredSpectrogram
 from ._callbacks import make_callbacks
-from ._checks import _stft_mismatch
+from ._checks import _resolve_device, _stft_mismatch
 from ._docs import _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
 from ._inference import MaskedMixture, apply_masks
@@ -34,19 +33,6 @@ _CACHES = ("auto", "memory", "disk")
 _STATISTICS = ("mean", "scale", "lo", "hi")  # MaskNet arguments learned from the data, not set
 
 
-def _resolve_device(device):
-    """``"cpu"``, ``"cuda"`` or ``"cuda:N"`` for a ``device`` parameter (``"auto"`` allowed)."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available here")
-    return str(dev)
-
-
 class _BaseSeparator(TransformerMixin, BaseEstimator):
     _kind = None
 
@@ -56,6 +42,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "gamma": [Interval(Real, 0, 1, closed="left")],
         "frame_weighting": [StrOptions({"mixture"}), None],
+        "loss_target": [StrOptions({"magnitude", "phase_sensitive"})],
         "sources": ["array-like"],  # not a str; _check_sources checks the names
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -179,7 +166,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
     def _build_datasets(self, X, y, train_tracks, valid_tracks, n_sources, cache, seed, tmpdir):
         """Training and validation frames (in memory, or cached in ``tmpdir``), channels, bins."""
         augment = dict(remix=self.remix, gain_db=self.gain_db, eq_db=self.eq_db,
-                       pitch_shift=self.pitch_shift, seed=seed,
+                       pitch_shift=self.pitch_shift, seed=seed, loss_target=self.loss_target,
                        context_strides=self._context_strides())
         if cache == "disk":
             def check(i, spec):
@@ -376,6 +363,7 @@ class VPNNSeparator(_BaseSeparator):
         activation="relu",
         gamma=0.05,
         frame_weighting=None,
+        loss_target="magnitude",
         sources=("drums", "accompaniment"),
         max_epochs=30,
         lr=1e-3,
@@ -401,6 +389,7 @@ class VPNNSeparator(_BaseSeparator):
         self.activation = activation
         self.gamma = gamma
         self.frame_weighting = frame_weighting
+        self.loss_target = loss_target
         self.sources = sources
         self.max_epochs = max_epochs
         self.lr = lr
@@ -457,6 +446,7 @@ class DNNSeparator(_BaseSeparator):
         activation="relu",
         gamma=0.05,
         frame_weighting=None,
+        loss_target="magnitude",
         sources=("drums", "accompaniment"),
         max_epochs=30,
         lr=1e-3,
@@ -481,6 +471,7 @@ class DNNSeparator(_BaseSeparator):
         self.activation = activation
         self.gamma = gamma
         self.frame_weighting = frame_weighting
+        self.loss_target = loss_target
         self.sources = sources
         self.max_epochs = max_epochs
         self.lr = lr

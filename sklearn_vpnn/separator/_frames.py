@@ -23,12 +23,20 @@ _NORM_CHUNK = 2048  # frames featurised at once meanwhile: bounds the memory of 
 _QUANTILE_ELEMENTS = 1_000_000  # log-magnitudes [lo, hi] are quantiles of (torch.quantile sorts them)
 _MIN_SCALE = 1e-3  # floor of the per-bin scale: a constant bin is not blown up
 _EQ_BANDS = 6  # random EQ (eq_db): anchor gains, log-spaced in frequency, linear in between
+_LOSS_TARGETS = ("magnitude", "phase_sensitive")
 
 
 def _magnitude(z):
     """``abs`` of a complex tensor, as ``hypot`` of its parts: the same values, about 5x faster."""
     r = torch.view_as_real(z)
     return torch.hypot(r[..., 0], r[..., 1])
+
+
+def _in_phase(source, mixture, mixture_mag):
+    """``|S| cos(angle(S) - angle(X))``, clipped to ``[0, |X|]``: ``Re(S conj(X)) / |X|``."""
+    s, x = torch.view_as_real(source), torch.view_as_real(mixture)
+    dot = s[..., 0] * x[..., 0] + s[..., 1] * x[..., 1]
+    return torch.minimum((dot / mixture_mag.clamp(min=1e-12)).clamp_(min=0.0), mixture_mag)
 
 
 def _eq_basis(n_bins, n_bands=_EQ_BANDS):
@@ -90,6 +98,12 @@ class FrameDataset(torch.utils.data.Dataset):
         pitch_shift]`` semitones: bin ``f`` takes the value of bin
         ``round(f / r)`` with ``r = 2 ** (u / 12)`` (zero past the last bin), the
         same on the sample's context frames.
+    loss_target : {"magnitude", "phase_sensitive"}, default="magnitude"
+        What each source's target holds: its magnitude ``|S|`` (the paper), or
+        its phase-sensitive magnitude ``|S| cos(angle(S) - angle(X))`` clipped
+        to ``[0, |X|]`` (Erdogan et al., 2015): the part of the source in
+        phase with the mixture, which is all that a mask on the mixture can
+        give back, so that the loss counts what the waveform's error counts.
 
     Examples
     --------
@@ -107,13 +121,16 @@ class FrameDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0, context_strides=(1,),
-                 eq_db=0.0, pitch_shift=0.0):
+                 eq_db=0.0, pitch_shift=0.0, loss_target="magnitude"):
         self.S = sources_stft  # complex64 tensor (S, N, T, F)
         self.n_sources, self.n_seq, self.T, self.F = sources_stft.shape
-        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift, loss_target)
 
     def _init_sampling(self, n_valid, remix, gain_db, seed, context_strides=(1,), eq_db=0.0,
-                       pitch_shift=0.0):
+                       pitch_shift=0.0, loss_target="magnitude"):
+        if loss_target not in _LOSS_TARGETS:
+            raise ValueError(f"loss_target must be one of {_LOSS_TARGETS}, got {loss_target!r}")
+        self.loss_target = loss_target
         self.n_valid = torch.as_tensor(n_valid, dtype=torch.int64)  # (N,)
         seq = torch.repeat_interleave(torch.arange(self.n_seq), self.n_valid)
         frame = torch.cat([torch.arange(int(n)) for n in self.n_valid])
@@ -185,9 +202,12 @@ class FrameDataset(torch.utils.data.Dataset):
                 part.mul_((10.0 ** ((g @ self._eq) / 20.0))[:, None, :])
             if augment and self.pitch_shift > 0:
                 part = self._shift_pitch(part)
-            target.append(_magnitude(part[:, 1]))  # the current frame
+            # the current frame (copied: the mixture is summed in place into the first part)
+            target.append(part[:, 1].clone() if self.loss_target == "phase_sensitive" else _magnitude(part[:, 1]))
             mix = part if mix is None else mix.add_(part)
         mix_mag = _magnitude(mix)  # (B, 3 K, F)
+        if self.loss_target == "phase_sensitive":
+            target = [_in_phase(cur, mix[:, 1], mix_mag[:, 1]) for cur in target]
         target = torch.stack([mix_mag[:, 1]] + target, 1)  # (B, 1 + S, F), copied before the log
         return mix_mag.add_(_LOG_EPS).log_(), target
 
@@ -222,13 +242,13 @@ class _DiskFrameDataset(FrameDataset):
     """
 
     def __init__(self, paths, offsets, n_valid, n_bins, remix=0.0, gain_db=0.0, seed=0,
-                 context_strides=(1,), eq_db=0.0, pitch_shift=0.0):
+                 context_strides=(1,), eq_db=0.0, pitch_shift=0.0, loss_target="magnitude"):
         self.paths = list(paths)
         self.n_sources, self.F = len(self.paths), int(n_bins)
         self.n_seq = len(n_valid)
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self._fds = None
-        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift, loss_target)
 
     def _context(self, s, seq, t):
         if self._fds is None:
@@ -318,7 +338,7 @@ _SILENT = "the mixtures are silent (all-zero spectrogram); nothing to learn from
 
 
 def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, context_strides=(1,),
-                     eq_db=0.0, pitch_shift=0.0):
+                     eq_db=0.0, pitch_shift=0.0, loss_target="magnitude"):
     """Training and validation :class:`FrameDataset` (None without validation tracks).
 
     The targets come from the very STFT that made the mixture spectrogram ``X``.
@@ -335,13 +355,14 @@ def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, 
         return FrameDataset(torch.from_numpy(np.ascontiguousarray(data)), np.repeat(lengths[tracks], C),
                              remix=remix if train else 0.0, gain_db=gain_db if train else 0.0,
                              seed=seed + (0 if train else 1), context_strides=context_strides,
-                             eq_db=eq_db if train else 0.0, pitch_shift=pitch_shift if train else 0.0)
+                             eq_db=eq_db if train else 0.0, pitch_shift=pitch_shift if train else 0.0,
+                             loss_target=loss_target)
 
     return make(train_tracks, True), make(valid_tracks, False) if len(valid_tracks) else None, C, F
 
 
 def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *, remix, gain_db, seed,
-                   context_strides=(1,), eq_db=0.0, pitch_shift=0.0):
+                   context_strides=(1,), eq_db=0.0, pitch_shift=0.0, loss_target="magnitude"):
     """Like :func:`_memory_datasets` with :class:`_DiskFrameDataset` files in ``tmpdir``.
 
     The source STFTs are computed one track at a time (``check(i, spec)``
@@ -352,8 +373,10 @@ def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *
     if not heard:
         raise ValueError(_SILENT)
     train = _DiskFrameDataset(*cached["train"], F, remix=remix, gain_db=gain_db, seed=seed,
-                              context_strides=context_strides, eq_db=eq_db, pitch_shift=pitch_shift)
-    valid = (_DiskFrameDataset(*cached["valid"], F, seed=seed + 1, context_strides=context_strides)
+                              context_strides=context_strides, eq_db=eq_db, pitch_shift=pitch_shift,
+                              loss_target=loss_target)
+    valid = (_DiskFrameDataset(*cached["valid"], F, seed=seed + 1, context_strides=context_strides,
+                               loss_target=loss_target)
              if len(valid_tracks) else None)
     return train, valid, C, F
 
