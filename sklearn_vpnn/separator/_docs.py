@@ -33,7 +33,7 @@ _COMMON_PARAMS_DOC = """
     sources : sequence of str, default=("drums", "accompaniment")
         Names of the sources, in the order of ``y``'s second axis.
     max_epochs : int, default=30
-        Maximum number of passes over the training frames (about 11 minutes for
+        Maximum number of passes over the training frames (about 5 minutes for
         the 80 MUSDB18-7 training clips on a 2-core CPU).
     lr : float, default=1e-3
         Initial Adam learning rate; it is halved whenever the validation loss
