@@ -110,6 +110,7 @@ class FrameMasker:
         self.log_eps = float(log_eps)
         self.shift = bool(shift)
         self.window = isinstance(self.model, VPNN) and self.model.mapping == "window"
+        self.stereo = bool(getattr(net, "stereo", False))
         self._buffers = {}
 
     # ------------------------------------------------------------ features
@@ -166,7 +167,7 @@ class FrameMasker:
         """
         return _spans(int(n_frames), self.chunk) if n_frames >= 1 else []
 
-    def masks(self, spec, n_frames):
+    def masks(self, spec, n_frames, partner=None):
         """Masks of every frame of one channel, chunk by chunk.
 
         Parameters
@@ -175,6 +176,8 @@ class FrameMasker:
             One channel's mixture spectrogram.
         n_frames : int
             Its real frames.
+        partner : ndarray of complex or None, default=None
+            A stereo network's other channel of the track (None: ``spec`` itself).
 
         Yields
         ------
@@ -187,10 +190,11 @@ class FrameMasker:
         spans = self.spans(n_frames)
         if spans:
             feats = self.features(spec, n_frames)
+            other = self.features(partner, n_frames) if self.stereo and partner is not None else feats
             for start, stop in spans:
-                yield start, stop, self.chunk_masks(feats, start, stop)
+                yield start, stop, self.chunk_masks(feats, start, stop, other)
 
-    def chunk_masks(self, feats, start, stop):
+    def chunk_masks(self, feats, start, stop, partner=None):
         """Masks of frames ``start:stop`` of a sequence, ``(n_sources, n_bins, stop - start)``.
 
         Parameters
@@ -199,6 +203,9 @@ class FrameMasker:
             The sequence's :meth:`features`.
         start, stop : int
             The frames (a chunk of at most ``chunk`` frames).
+        partner : torch.Tensor or None, default=None
+            A stereo network's :meth:`features` of the track's other channel (None:
+            ``feats``, as for a mono track). Ignored by other networks.
 
         Returns
         -------
@@ -206,10 +213,13 @@ class FrameMasker:
             Float32 on the CPU, summing to one over sources; valid until the next
             call (its buffer is reused).
         """
+        other = feats if partner is None else partner  # read by stereo networks only
         if self.window:
-            return self._window_masks(feats, start, stop).cpu()
-        # ordinary forward pass on gathered stacks
-        return self.model(feats[self._context_rows(start, stop)]).permute(1, 2, 0).cpu()
+            return self._window_masks(feats, other, start, stop).cpu()
+        # ordinary forward pass on gathered stacks (a stereo network's: the other channel's after)
+        rows = self._context_rows(start, stop)
+        x = torch.cat([feats[rows], other[rows]], 1) if self.stereo else feats[rows]
+        return self.model(x).permute(1, 2, 0).cpu()
 
     def _context_rows(self, start, stop, component_major=False):
         """Rows of the padded features holding frames ``t - s, t, t + s`` of ``t`` in ``start:stop``.
@@ -225,19 +235,30 @@ class FrameMasker:
         t = torch.arange(start + self.pad, stop + self.pad, device=self.device)
         return t[:, None] + torch.tensor(offsets, device=self.device)
 
-    def _first_layer(self, feats, start, stop, out):
-        """The window VPNN's first layer for frames ``start:stop``, into ``out``."""
+    def _first_layer(self, feats, other, start, stop, out):
+        """The window VPNN's first layer for frames ``start:stop``, into ``out``.
+
+        A stereo network reads ``other`` (the other channel's features) with the
+        second half of its input stacks.
+        """
         layer = self.model.hidden[0]
-        H, F, b, p = layer.out_units, self.model.n_bins, stop - start, self.pad
+        H, F, b, p, K = layer.out_units, self.model.n_bins, stop - start, self.pad, len(self.strides)
         if not self.shift:  # gathered windows, (b, 3 * K * F) component-major rows
-            rows = self._buffer("x", b * 3 * len(self.strides) * F).view(-1, F)
-            torch.index_select(feats, 0, self._context_rows(start, stop, True).reshape(-1), out=rows)
-            return layer._rows_into(rows.view(b, -1), out)
+            rows = self._context_rows(start, stop, True).reshape(-1)
+            if not self.stereo:
+                x = self._buffer("x", b * 3 * K * F).view(-1, F)
+                torch.index_select(feats, 0, rows, out=x)
+                return layer._rows_into(x.view(b, -1), out)
+            x = self._buffer("x", b * 6 * K * F).view(b, 3, 2, K, F)  # (component, channel, stride)
+            x[:, :, 0] = feats[rows].view(b, 3, K, F)
+            x[:, :, 1] = other[rows].view(b, 3, K, F)
+            return layer._rows_into(x.view(b, -1), out)
         ox, oy, oz = out[:, :H], out[:, H : 2 * H], out[:, 2 * H :]
-        for k, (s, wk) in enumerate(zip(self.strides, self._first_weights())):
+        groups = [(s, x) for x in ((feats, other) if self.stereo else (feats,)) for s in self.strides]
+        for k, ((s, x), wk) in enumerate(zip(groups, self._first_weights())):
             # Q[r] = [W_x; W_y; W_z] x[frame start - s + r] for this stride's bins
             q = self._buffer("q", (b + 2 * s) * 3 * H).view(b + 2 * s, 3 * H)
-            torch.mm(feats[start + p - s : stop + p + s], wk.t(), out=q)
+            torch.mm(x[start + p - s : stop + p + s], wk.t(), out=q)
             q = q.view(b + 2 * s, 3, H)
             prev, cur, nxt = q[:b], q[s : s + b], q[2 * s :]
             if k == 0:
@@ -258,16 +279,17 @@ class FrameMasker:
         key = (w.data_ptr(), None if w.is_inference() else w._version)
         if self._buffers.get("w_key") != key:
             H, F = w.shape[0], self.model.n_bins
-            w4 = w.detach().view(H, len(self.strides), F, 3)
-            self._buffers["w"] = [w4[:, k].permute(2, 0, 1).reshape(3 * H, F) for k in range(len(self.strides))]
+            K = self.model.n_scales
+            w4 = w.detach().view(H, K, F, 3)
+            self._buffers["w"] = [w4[:, k].permute(2, 0, 1).reshape(3 * H, F) for k in range(K)]
             self._buffers["w_key"] = key
         return self._buffers["w"]
 
-    def _window_masks(self, feats, start, stop):
+    def _window_masks(self, feats, other, start, stop):
         model = self.model
         b, H = stop - start, model.hidden_units
         h = self._buffer("h0", b * 3 * H).view(b, 3 * H)
-        _activate_(model.act, self._first_layer(feats, start, stop, h))
+        _activate_(model.act, self._first_layer(feats, other, start, stop, h))
         for j, layer in enumerate(model.hidden[1:], 1):
             o = self._buffer(f"h{j % 2}", b * 3 * H).view(b, 3 * H)
             _activate_(model.act, layer._rows_into(h, o))

@@ -407,6 +407,10 @@ class MaskNet(nn.Module):
         The strides ``s`` of the context stacks ``(t - s, t, t + s)`` the model
         reads (``(1,)``: the paper's previous, current, next frame). Build the input
         with :func:`~sklearn_vpnn.nn.context_indices` and the same strides.
+    stereo : bool, default=False
+        Stereo cues: the input also holds the same context stacks of the other
+        channel of the track, after the channel's own, ``(batch, 2 * 3 K, n_bins)``
+        (the window VPNN and the DNN; the colour mapping reads one frame).
 
     Attributes
     ----------
@@ -434,7 +438,7 @@ class MaskNet(nn.Module):
     """
 
     def __init__(self, kind, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
-                 mapping=None, mean=None, scale=None, lo=0.0, hi=1.0, context_strides=(1,)):
+                 mapping=None, mean=None, scale=None, lo=0.0, hi=1.0, context_strides=(1,), stereo=False):
         super().__init__()
         check_choice(kind, "kind", _KINDS)
         if kind == "dnn" and mapping is not None:
@@ -446,7 +450,10 @@ class MaskNet(nn.Module):
         self.register_buffer("hi", _statistic(hi, 1.0, (), "hi"))
         self.color = kind == "vpnn" and mapping == "color"
         self.context_strides = check_strides(context_strides)
-        n_scales = len(self.context_strides)
+        self.stereo = bool(stereo)
+        if self.stereo and self.color:
+            raise ValueError("stereo=True needs the window mapping or the DNN (the colour mapping reads one frame)")
+        n_scales = len(self.context_strides) * (2 if self.stereo else 1)  # the other channel: more stacks
         if kind == "vpnn":
             self.model = VPNN(n_bins, n_sources, hidden_units, n_layers, mapping or "window", activation,
                               n_scales=n_scales)

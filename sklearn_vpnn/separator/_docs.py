@@ -30,6 +30,11 @@ _COMMON_PARAMS_DOC = """
         2015), the part of the source in phase with the mixture: a mask on the
         mixture can give back no more, and the waveform's error (hence SDR)
         counts the rest.
+    stereo : bool, default=False
+        Stereo cues: the network separating one channel also reads the same
+        context of the track's other channel (a mono track's own channel), so
+        panning and the difference between channels can tell the sources apart.
+        The first layer gets twice the inputs. Not for the colour mapping.
     sources : sequence of str, default=("drums", "accompaniment")
         Names of the sources, in the order of ``y``'s second axis.
     max_epochs : int, default=30

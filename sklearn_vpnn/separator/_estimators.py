@@ -43,6 +43,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         "gamma": [Interval(Real, 0, 1, closed="left")],
         "frame_weighting": [StrOptions({"mixture"}), None],
         "loss_target": [StrOptions({"magnitude", "phase_sensitive"})],
+        "stereo": ["boolean"],
         "sources": ["array-like"],  # not a str; _check_sources checks the names
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -166,7 +167,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
     def _build_datasets(self, X, y, train_tracks, valid_tracks, n_sources, cache, seed, tmpdir):
         """Training and validation frames (in memory, or cached in ``tmpdir``), channels, bins."""
         augment = dict(remix=self.remix, gain_db=self.gain_db, eq_db=self.eq_db,
-                       pitch_shift=self.pitch_shift, seed=seed, loss_target=self.loss_target,
+                       pitch_shift=self.pitch_shift, seed=seed, loss_target=self.loss_target, stereo=self.stereo,
                        context_strides=self._context_strides())
         if cache == "disk":
             def check(i, spec):
@@ -184,7 +185,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         """:class:`~sklearn_vpnn.nn.MaskNet`'s arguments that the data do not learn."""
         return dict(kind=self._kind, n_bins=int(n_bins), n_sources=int(n_sources),
                     hidden_units=self.hidden_units, n_layers=self.n_layers,
-                    context_strides=self._context_strides(),
+                    context_strides=self._context_strides(), stereo=bool(self.stereo),
                     activation=self.activation, mapping=getattr(self, "mapping", None))
 
     def _make_net(self, module_kwargs, seed, valid_ds, tmpdir, device):
@@ -364,6 +365,7 @@ class VPNNSeparator(_BaseSeparator):
         gamma=0.05,
         frame_weighting=None,
         loss_target="magnitude",
+        stereo=False,
         sources=("drums", "accompaniment"),
         max_epochs=30,
         lr=1e-3,
@@ -390,6 +392,7 @@ class VPNNSeparator(_BaseSeparator):
         self.gamma = gamma
         self.frame_weighting = frame_weighting
         self.loss_target = loss_target
+        self.stereo = stereo
         self.sources = sources
         self.max_epochs = max_epochs
         self.lr = lr
@@ -447,6 +450,7 @@ class DNNSeparator(_BaseSeparator):
         gamma=0.05,
         frame_weighting=None,
         loss_target="magnitude",
+        stereo=False,
         sources=("drums", "accompaniment"),
         max_epochs=30,
         lr=1e-3,
@@ -472,6 +476,7 @@ class DNNSeparator(_BaseSeparator):
         self.gamma = gamma
         self.frame_weighting = frame_weighting
         self.loss_target = loss_target
+        self.stereo = stereo
         self.sources = sources
         self.max_epochs = max_epochs
         self.lr = lr

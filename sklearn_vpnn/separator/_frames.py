@@ -104,6 +104,12 @@ class FrameDataset(torch.utils.data.Dataset):
         to ``[0, |X|]`` (Erdogan et al., 2015): the part of the source in
         phase with the mixture, which is all that a mask on the mixture can
         give back, so that the loss counts what the waveform's error counts.
+    partner : array-like of int, shape (n_sequences,), or None, default=None
+        Stereo cues: the sequence holding the other channel of each sequence's
+        track (itself for a mono track). Features then hold the partner's
+        context stacks of the same frames after the sequence's own,
+        ``(B, 2 * 3 K, n_bins)``, drawn, remixed and augmented with them (one
+        gain, equaliser and pitch shift per source for both channels).
 
     Examples
     --------
@@ -121,16 +127,20 @@ class FrameDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, sources_stft, n_valid, remix=0.0, gain_db=0.0, seed=0, context_strides=(1,),
-                 eq_db=0.0, pitch_shift=0.0, loss_target="magnitude"):
+                 eq_db=0.0, pitch_shift=0.0, loss_target="magnitude", partner=None):
         self.S = sources_stft  # complex64 tensor (S, N, T, F)
         self.n_sources, self.n_seq, self.T, self.F = sources_stft.shape
-        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift, loss_target)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift, loss_target,
+                            partner)
 
     def _init_sampling(self, n_valid, remix, gain_db, seed, context_strides=(1,), eq_db=0.0,
-                       pitch_shift=0.0, loss_target="magnitude"):
+                       pitch_shift=0.0, loss_target="magnitude", partner=None):
         if loss_target not in _LOSS_TARGETS:
             raise ValueError(f"loss_target must be one of {_LOSS_TARGETS}, got {loss_target!r}")
         self.loss_target = loss_target
+        self.partner = None if partner is None else torch.as_tensor(partner, dtype=torch.int64)
+        if self.partner is not None and self.partner.shape != (self.n_seq,):
+            raise ValueError(f"partner must give one sequence per sequence ({self.n_seq}), got {self.partner.shape}")
         self.n_valid = torch.as_tensor(n_valid, dtype=torch.int64)  # (N,)
         seq = torch.repeat_interleave(torch.arange(self.n_seq), self.n_valid)
         frame = torch.cat([torch.arange(int(n)) for n in self.n_valid])
@@ -158,6 +168,13 @@ class FrameDataset(torch.utils.data.Dataset):
         return torch.minimum(self._neighbours[t], (self.n_valid[seq] - 1)[:, None])
 
     def _context(self, s, seq, t):
+        """``(B, 3 K, F)`` context stacks of source ``s`` (``(B, 6 K, F)`` with the partner's)."""
+        own = self._gather(s, seq, t)
+        if self.partner is None:
+            return own
+        return torch.cat([own, self._gather(s, self.partner[seq], t)], 1)
+
+    def _gather(self, s, seq, t):
         return self.S[s, seq[:, None], self._rows(seq, t)]  # (B, 3 K, F)
 
     def __getitems__(self, indices):
@@ -242,15 +259,16 @@ class _DiskFrameDataset(FrameDataset):
     """
 
     def __init__(self, paths, offsets, n_valid, n_bins, remix=0.0, gain_db=0.0, seed=0,
-                 context_strides=(1,), eq_db=0.0, pitch_shift=0.0, loss_target="magnitude"):
+                 context_strides=(1,), eq_db=0.0, pitch_shift=0.0, loss_target="magnitude", partner=None):
         self.paths = list(paths)
         self.n_sources, self.F = len(self.paths), int(n_bins)
         self.n_seq = len(n_valid)
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self._fds = None
-        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift, loss_target)
+        self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift, loss_target,
+                            partner)
 
-    def _context(self, s, seq, t):
+    def _gather(self, s, seq, t):
         if self._fds is None:
             self._fds = [os.open(p, os.O_RDONLY) for p in self.paths]
         fd, row_bytes = self._fds[s], self.F * 8
@@ -337,8 +355,18 @@ def _write_frame_cache(X, y, groups, n_sources, tmpdir, check):
 _SILENT = "the mixtures are silent (all-zero spectrogram); nothing to learn from"
 
 
+def _partners(n_sequences, n_channels, stereo):
+    """Stereo cues: the other channel's sequence of each sequence (itself when mono), or None."""
+    if not stereo:
+        return None
+    if n_channels > 2:
+        raise ValueError(f"stereo=True needs mono or stereo tracks; these have {n_channels} channels")
+    seq = np.arange(n_sequences)
+    return seq ^ 1 if n_channels == 2 else seq  # sequences are (track, channel), track-major
+
+
 def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, context_strides=(1,),
-                     eq_db=0.0, pitch_shift=0.0, loss_target="magnitude"):
+                     eq_db=0.0, pitch_shift=0.0, loss_target="magnitude", stereo=False):
     """Training and validation :class:`FrameDataset` (None without validation tracks).
 
     The targets come from the very STFT that made the mixture spectrogram ``X``.
@@ -356,13 +384,13 @@ def _memory_datasets(X, y, train_tracks, valid_tracks, *, remix, gain_db, seed, 
                              remix=remix if train else 0.0, gain_db=gain_db if train else 0.0,
                              seed=seed + (0 if train else 1), context_strides=context_strides,
                              eq_db=eq_db if train else 0.0, pitch_shift=pitch_shift if train else 0.0,
-                             loss_target=loss_target)
+                             loss_target=loss_target, partner=_partners(len(tracks) * C, C, stereo))
 
     return make(train_tracks, True), make(valid_tracks, False) if len(valid_tracks) else None, C, F
 
 
 def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *, remix, gain_db, seed,
-                   context_strides=(1,), eq_db=0.0, pitch_shift=0.0, loss_target="magnitude"):
+                   context_strides=(1,), eq_db=0.0, pitch_shift=0.0, loss_target="magnitude", stereo=False):
     """Like :func:`_memory_datasets` with :class:`_DiskFrameDataset` files in ``tmpdir``.
 
     The source STFTs are computed one track at a time (``check(i, spec)``
@@ -374,9 +402,9 @@ def _disk_datasets(X, y, train_tracks, valid_tracks, n_sources, tmpdir, check, *
         raise ValueError(_SILENT)
     train = _DiskFrameDataset(*cached["train"], F, remix=remix, gain_db=gain_db, seed=seed,
                               context_strides=context_strides, eq_db=eq_db, pitch_shift=pitch_shift,
-                              loss_target=loss_target)
+                              loss_target=loss_target, partner=_partners(len(train_tracks) * C, C, stereo))
     valid = (_DiskFrameDataset(*cached["valid"], F, seed=seed + 1, context_strides=context_strides,
-                               loss_target=loss_target)
+                               loss_target=loss_target, partner=_partners(len(valid_tracks) * C, C, stereo))
              if len(valid_tracks) else None)
     return train, valid, C, F
 

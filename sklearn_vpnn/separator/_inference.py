@@ -44,6 +44,11 @@ def _maskers(net, log_eps):
     return masker
 
 
+def _partner(c, n_channels):
+    """A stereo network's other channel of channel ``c``: channels pair up (0, 1), (2, 3), ..."""
+    return c ^ 1 if (c ^ 1) < n_channels else c
+
+
 def _runner(net):
     """:func:`run_all` for a network on the CPU; in turn on a GPU."""
     return run_all if next(net.parameters()).device.type == "cpu" else _in_turn
@@ -85,7 +90,7 @@ def apply_masks(net, X, n_sources, masks=None, out=None, log_eps=1e-5):
         def chunk(item):
             c, start, stop = item
             with torch.inference_mode():
-                m = masker().chunk_masks(feats[c], start, stop).numpy()
+                m = masker().chunk_masks(feats[c], start, stop, feats[_partner(c, len(feats))]).numpy()
             if masks is not None:
                 masks[i, :, c, :, start:stop] = m
             if out is not None:
@@ -140,7 +145,7 @@ class MaskedMixture:
         if track != i:
             raise RuntimeError(f"frame_chunks({i}) must come before chunk({i}, ...)")
         with torch.inference_mode():
-            m = self._masker().chunk_masks(feats[c], start, stop).numpy()
+            m = self._masker().chunk_masks(feats[c], start, stop, feats[_partner(c, len(feats))]).numpy()
         spec = self.X.data[i, c]
 
         def write(s, f0, f1, out):  # the product of apply_masks, on these frames
