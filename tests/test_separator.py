@@ -120,7 +120,7 @@ def test_fitted_net_builds_its_module_from_module_params(fitted_pipe):
     assert module.mean.data_ptr() != net.module__mean.data_ptr()  # a copy, not shared
     assert fitted_pipe[1]._module_kwargs() == dict(
         kind="vpnn", n_bins=129, n_sources=2, hidden_units=24, n_layers=2, activation="relu",
-        mapping="window", context_strides=(1, 4, 16))
+        mapping="window", context_strides=(1, 4, 16), stereo=False)
 
 
 def test_clone_is_unfitted_with_same_params(fitted_pipe):
