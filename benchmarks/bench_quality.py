@@ -13,7 +13,7 @@ Rows:
                     for masking with the mixture phase, same STFT);
 * ``wvpnn``         ``VPNNSeparator()`` with every default: the recipe (context
                     strides (1, 4, 16), 256 vector units);
-* ``paper-wvpnn``   ``VPNNSeparator(context_strides=(1,), hidden_units=512)``: the
+* ``paper-wvpnn``   ``VPNNSeparator(context_strides=(1,), hidden_units=512, loss_target="magnitude")``: the
                     paper's WVPNN (one (prev, cur, next) window, 512 units);
 * ``cvpnn``         ``VPNNSeparator(mapping="color")``;
 * ``dnn``           ``DNNSeparator()`` (its defaults: 512 units, one window);
@@ -93,7 +93,7 @@ def make_separator(name, **kw):
     from sklearn_vpnn import DNNSeparator, VPNNSeparator
 
     return {"wvpnn": lambda: VPNNSeparator(**kw),
-            "paper-wvpnn": lambda: VPNNSeparator(context_strides=(1,), hidden_units=512, **kw),
+            "paper-wvpnn": lambda: VPNNSeparator(context_strides=(1,), hidden_units=512, loss_target="magnitude", **kw),
             "cvpnn": lambda: VPNNSeparator(mapping="color", **kw),
             "dnn": lambda: DNNSeparator(**kw)}[name]()
 

@@ -305,6 +305,8 @@ def load_model(path, *, device="cpu"):
     """
     from sklearn.pipeline import Pipeline
 
+    from .separator._checks import _ADDED_PARAMS
+
     description, tensors = _read(path)
     description = _decode(description)
     classes = _step_classes()
@@ -314,8 +316,9 @@ def load_model(path, *, device="cpu"):
         if cls is None:
             raise ModelFileError(f"{path}: unknown step class {spec.get('class')!r}; a model file "
                                  f"holds only {sorted(classes)}")
-        params = dict(spec["params"])
-        unknown = set(params) - set(cls().get_params(deep=False))
+        known = cls().get_params(deep=False)  # parameters newer than the file: their old behaviour
+        params = {**{k: v for k, v in _ADDED_PARAMS.items() if k in known}, **spec["params"]}
+        unknown = set(params) - set(known)
         if unknown:
             raise ModelFileError(f"{path}: step {spec['name']!r} has unknown parameters {sorted(unknown)} "
                                  "(a file from another sklearn-vpnn version?)")

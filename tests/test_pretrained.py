@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_vpnn import load_pretrained
+from sklearn_vpnn import VPNNSeparator, load_pretrained
 
 
 def test_bundled_model_loads_without_unpickling(no_pickle):
@@ -34,3 +34,10 @@ def test_bundled_model_is_the_documented_recipe_and_small():
     assert sep.context_strides == (1, 4, 16) and sep.hidden_units == 256
     assert pipe[0].sample_rate == 44100
     assert pretrained_path("drums").stat().st_size <= 25 * 2**20
+
+
+def test_bundled_model_reports_the_recipe_it_was_trained_with():
+    # its file predates loss_target and stereo: loading gives their old behaviour, not today's defaults
+    sep = load_pretrained("drums")[1]
+    assert sep.loss_target == "magnitude" and sep.stereo is False
+    assert VPNNSeparator().loss_target == "phase_sensitive"

@@ -421,9 +421,21 @@ def test_loss_target_trains_another_model_and_is_validated_in_fit():
     d = make_drum_mixtures(n_tracks=3, duration=1.0, random_state=0)
     spec = STFT(n_fft=256).fit_transform(d.X)
     kw = dict(hidden_units=8, max_epochs=2, random_state=0)
-    mag = VPNNSeparator(**kw).fit(spec, d.y)
+    mag = VPNNSeparator(loss_target="magnitude", **kw).fit(spec, d.y)
     psa = VPNNSeparator(loss_target="phase_sensitive", **kw).fit(spec, d.y)
     assert psa.get_params()["loss_target"] == "phase_sensitive"
     assert not np.allclose(mag.transform(spec).data, psa.transform(spec).data)
     with pytest.raises(ValueError, match="loss_target"):
         VPNNSeparator(loss_target="complex", **kw).fit(spec, d.y)
+
+
+def test_pickles_from_before_loss_target_and_stereo_train_as_they_did():
+    import pickle
+
+    state = VPNNSeparator(hidden_units=8).__getstate__()
+    del state["loss_target"], state["stereo"]
+    old = VPNNSeparator.__new__(VPNNSeparator)
+    old.__setstate__(state)
+    assert old.get_params()["loss_target"] == "magnitude" and old.get_params()["stereo"] is False
+    new = pickle.loads(pickle.dumps(VPNNSeparator(stereo=True)))
+    assert new.loss_target == "phase_sensitive" and new.stereo is True

@@ -4,6 +4,9 @@ import torch
 
 __all__ = []
 
+#: parameters added after models were saved, with the value that trains as those models were trained
+_ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False}
+
 #: the STFT parameters that change the features a separator hears
 _STFT_FEATURE_FIELDS = ("n_fft", "hop_length", "window", "center", "sample_rate")
 

@@ -23,7 +23,7 @@ _COMMON_PARAMS_DOC = """
         (floored at a tenth of the batch mean), so that quiet passages count about
         as much as loud ones, as in SDR's median over 1 s windows; None weights
         every frame alike.
-    loss_target : {"magnitude", "phase_sensitive"}, default="magnitude"
+    loss_target : {"magnitude", "phase_sensitive"}, default="{loss_target}"
         What the loss compares each masked mixture magnitude with: the source's
         magnitude (the paper), or its phase-sensitive magnitude
         ``|S| cos(angle(S) - angle(X))`` clipped to ``[0, |X|]`` (Erdogan et al.,
@@ -123,10 +123,10 @@ _COMMON_ATTRS_DOC = """
 _VPNN_DEFAULT_NOTE = (
     "The default, with ``hidden_units=256``, is the recipe that scored best on\n"
     "        MUSDB18-7 valid (see the results page); ``context_strides=(1,),\n"
-    "        hidden_units=512`` is the paper's WVPNN exactly.")
+    "        hidden_units=512, loss_target=\"magnitude\"`` is the paper's WVPNN exactly.")
 
 
-def params_doc(strides, hidden, strides_note=""):
+def params_doc(strides, hidden, strides_note="", loss_target="magnitude"):
     """:data:`_COMMON_PARAMS_DOC` with one estimator's defaults filled in."""
     return (_COMMON_PARAMS_DOC.replace("{strides}", strides).replace("{hidden}", hidden)
-            .replace("{strides_note}", strides_note))
+            .replace("{strides_note}", strides_note).replace("{loss_target}", loss_target))

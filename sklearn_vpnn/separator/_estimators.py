@@ -21,7 +21,7 @@ from ..nn import ACTIVATIONS, check_strides
 from ..spectral import LazySpectrogram, Spectrogram
 from ..spectral._deferred import DeferredSpectrogram
 from ._callbacks import make_callbacks
-from ._checks import _resolve_device, _stft_mismatch
+from ._checks import _ADDED_PARAMS, _resolve_device, _stft_mismatch
 from ._docs import _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
 from ._inference import MaskedMixture, apply_masks
@@ -35,6 +35,9 @@ _STATISTICS = ("mean", "scale", "lo", "hi")  # MaskNet arguments learned from th
 
 class _BaseSeparator(TransformerMixin, BaseEstimator):
     _kind = None
+
+    def __setstate__(self, state):  # pickles from before a parameter existed: its old behaviour
+        super().__setstate__({**_ADDED_PARAMS, **state})
 
     _parameter_constraints = {
         "hidden_units": [Interval(Integral, 1, None, closed="left")],
@@ -331,7 +334,7 @@ class VPNNSeparator(_BaseSeparator):
     ----------
     mapping : {{"window", "color"}}, default="window"
         Real -> 3-D mapping: context window (WVPNN) or spectral colouring (CVPNN).
-{params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE)}
+{params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE, "phase_sensitive")}
     Attributes
     ----------
 {_COMMON_ATTRS_DOC}
@@ -364,7 +367,7 @@ class VPNNSeparator(_BaseSeparator):
         activation="relu",
         gamma=0.05,
         frame_weighting=None,
-        loss_target="magnitude",
+        loss_target="phase_sensitive",
         stereo=False,
         sources=("drums", "accompaniment"),
         max_epochs=30,
@@ -421,7 +424,7 @@ class DNNSeparator(_BaseSeparator):
 
     Parameters
     ----------
-{params_doc("(1,)", "512")}
+{params_doc("(1,)", "512", loss_target="magnitude")}
     Attributes
     ----------
 {_COMMON_ATTRS_DOC}
