@@ -13,7 +13,7 @@ from sklearn.utils import Bunch, check_random_state
 from .._validation import check_number
 from ._base import _descr
 from ._kits import HYDROGEN_KITS, _Kit, find_kits
-from ._synth_instruments import _drum_grid, _groove_timing, _humanised_hits
+from ._synth_instruments import _drum_grid, _groove_timing, _humanised_hits, _pan
 
 __all__ = ["make_sampled_drum_mixtures"]
 
@@ -24,12 +24,6 @@ _VOICE_DB = {"kick": (-3, 0), "snare": (-4, 0), "hat": (-14, -7), "open_hat": (-
 
 def _rms(x):
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-
-
-def _pan_gains(position):
-    """Equal-power (left, right) gains for a position in [-1, 1], unity at the centre."""
-    theta = (position + 1.0) * np.pi / 4.0
-    return np.array([np.cos(theta), np.sin(theta)]) * np.sqrt(2.0)
 
 
 def _play(kit, rng, n_samples, sr, n_channels):
@@ -54,7 +48,7 @@ def _play(kit, rng, n_samples, sr, n_channels):
         if hits is None:
             continue
         gain = 10 ** (rng.uniform(*_VOICE_DB[voice]) / 20)
-        lr = _pan_gains(pan)[:, np.newaxis]
+        lr = _pan(np.ones(1), pan, 2)  # (2, 1) equal-power gains
         for onset, velocity in zip(*hits):
             s = kit.sample(inst, velocity, rng)[:, : n_samples - onset]
             drums[:, onset : onset + s.shape[-1]] += (gain * velocity) * lr * s  # mono or stereo sample
