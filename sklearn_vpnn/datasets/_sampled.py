@@ -12,7 +12,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from .._validation import check_number
 from ._base import _descr
-from ._kits import HYDROGEN_KITS, _Kit, find_kits
+from ._kits import HYDROGEN_KITS, _Kit, _playable, _read_kit, find_kits
 from ._synth_instruments import _drum_grid, _groove_timing, _humanised_hits, _pan
 
 __all__ = ["make_sampled_drum_mixtures"]
@@ -173,14 +173,8 @@ def make_sampled_drum_mixtures(accompaniment, n_tracks=None, kits=None, effects=
             loaded[i] = _Kit(folders[i], sr)
         return loaded[i]
 
-    playable = []
-    for i in range(len(folders)):
-        try:
-            kit_at(i)
-            playable.append(i)
-        except ValueError as exc:
-            if "has no kick" not in str(exc):
-                raise
+    # which kits can play a groove: their drumkit.xml tells; samples are decoded on first use
+    playable = [i for i, folder in enumerate(folders) if _playable(_read_kit(folder)[1])]
     if not playable:
         raise ValueError(f"None of the drum kits in {', '.join(map(str, paths))} has a kick, a snare and a "
                          "hi-hat or ride among its instrument names.")
