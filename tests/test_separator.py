@@ -388,6 +388,39 @@ def test_pitch_shift_moves_a_tone_by_the_drawn_ratio_on_every_context_frame():
     torch.testing.assert_close(again[1], target)
 
 
+@pytest.mark.parametrize("strides", [(1,), (1, 4, 16), (3, 2)])
+@pytest.mark.parametrize("stereo", [False, True])
+def test_training_features_are_the_mixtures_context_stacks(strides, stereo):
+    # a batch gathers each distinct frame once; what the network reads must still be
+    # every stride's (prev, cur, next) log-magnitudes, clamped at each sequence's end
+    import torch
+
+    from sklearn_vpnn.nn import context_indices
+    from sklearn_vpnn.separator import FrameDataset
+
+    S = torch.randn(2, 4, 40, 9, dtype=torch.complex64, generator=torch.Generator().manual_seed(1))
+    n_valid = [40, 40, 25, 25]  # a track's channels have the same length
+    partner = [1, 0, 3, 2] if stereo else None
+    ds = FrameDataset(S, n_valid, context_strides=strides, partner=partner)
+    idx = list(range(0, len(ds), 3))
+    feats, target = ds.batch(idx, augment=False)
+    logmag = torch.log(S.sum(0).abs() + 1e-5)  # (N, T, F)
+    seq = torch.repeat_interleave(torch.arange(4), torch.tensor(n_valid))[idx]
+    t = torch.cat([torch.arange(n) for n in n_valid])[idx]
+    rows = torch.minimum(context_indices(40, strides=strides)[t], (torch.tensor(n_valid)[seq] - 1)[:, None])
+    expected = logmag[seq[:, None], rows]
+    if stereo:
+        expected = torch.cat([expected, logmag[torch.tensor(partner)[seq][:, None], rows]], 1)
+    assert feats.shape == (len(idx), 3 * len(strides) * (2 if stereo else 1), 9)
+    torch.testing.assert_close(feats, expected, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(target[:, 1:], S[:, seq, t].abs().permute(1, 0, 2), rtol=1e-6, atol=1e-6)
+    # the same batch from sources that are not one contiguous block (indexed, not row-selected)
+    strided = FrameDataset(S.transpose(2, 3).contiguous().transpose(2, 3), n_valid, context_strides=strides,
+                           partner=partner)
+    again = strided.batch(idx, augment=False)
+    assert torch.equal(again[0], feats) and torch.equal(again[1], target)
+
+
 def test_phase_sensitive_targets_are_the_in_phase_part_of_each_source():
     import torch
 

@@ -27,9 +27,15 @@ _LOSS_TARGETS = ("magnitude", "phase_sensitive")
 
 
 def _magnitude(z):
-    """``abs`` of a complex tensor, as ``hypot`` of its parts: the same values, about 5x faster."""
+    """``abs`` of a complex tensor as ``sqrt(re * re + im * im)``.
+
+    Equal to ``abs`` to within an ulp (no overflow at audio levels) and faster than
+    both ``hypot`` of the parts and ``abs`` of the complex tensor, which take 1.6x and
+    1.8x as long on a training batch.
+    """
     r = torch.view_as_real(z)
-    return torch.hypot(r[..., 0], r[..., 1])
+    re, im = r[..., 0], r[..., 1]
+    return (re * re).addcmul_(im, im).sqrt_()
 
 
 def _in_phase(source, mixture, mixture_mag):
@@ -130,6 +136,10 @@ class FrameDataset(torch.utils.data.Dataset):
                  eq_db=0.0, pitch_shift=0.0, loss_target="magnitude", partner=None):
         self.S = sources_stft  # complex64 tensor (S, N, T, F)
         self.n_sources, self.n_seq, self.T, self.F = sources_stft.shape
+        # every sequence's frames as the rows of one matrix per source (a view): a batch's
+        # frames are then one index_select, much faster than indexing (S, N, T, F) by (seq, t)
+        self._flat = (sources_stft.view(self.n_sources, self.n_seq * self.T, self.F)
+                      if sources_stft.is_contiguous() else None)
         self._init_sampling(n_valid, remix, gain_db, seed, context_strides, eq_db, pitch_shift, loss_target,
                             partner)
 
@@ -145,10 +155,17 @@ class FrameDataset(torch.utils.data.Dataset):
         seq = torch.repeat_interleave(torch.arange(self.n_seq), self.n_valid)
         frame = torch.cat([torch.arange(int(n)) for n in self.n_valid])
         self.index = torch.stack([seq, frame], 1)  # (n_samples, 2)
-        # (prev, cur, next) of every frame of the longest sequence, clipped per sequence in _rows
+        # (prev, cur, next) of every frame of the longest sequence, clipped per sequence in
+        # _rows; the current frame is gathered once, not once per stride: the batch's
+        # columns are distinct frames, and _expand lays them out as the model reads them
         self.context_strides = tuple(context_strides)
+        columns = [0, 1, 2] + [c for k in range(1, len(self.context_strides)) for c in (3 * k, 3 * k + 2)]
         self._neighbours = context_indices(max(int(self.n_valid.max()) if self.n_seq else 1, 1),
-                                           strides=self.context_strides)
+                                           strides=self.context_strides)[:, columns]
+        expand = [0, 1, 2] + [i for k in range(1, len(self.context_strides)) for i in (2 * k + 1, 1, 2 * k + 2)]
+        if self.partner is not None:  # the partner's distinct frames follow the channel's own
+            expand += [len(columns) + i for i in expand]
+        self._expand = torch.tensor(expand)
         self.remix = float(remix)
         self.gain_db = float(gain_db)
         self.eq_db = float(eq_db)
@@ -160,7 +177,10 @@ class FrameDataset(torch.utils.data.Dataset):
         return len(self.index)
 
     def _rows(self, seq, t):
-        """Frame indices ``(B, 3 K)`` of the (prev, cur, next) frames (per stride) of samples ``(seq, t)``.
+        """Frame indices ``(B, 2 K + 1)`` of the distinct context frames of samples ``(seq, t)``.
+
+        ``(t - s_1, t, t + s_1, t - s_2, t + s_2, ...)``: the (prev, cur, next) frames
+        of every stride, the current frame once.
 
         Edges repeat the edge frame: the first frame of a sequence is its own
         previous one, its last valid frame its own next one.
@@ -168,14 +188,17 @@ class FrameDataset(torch.utils.data.Dataset):
         return torch.minimum(self._neighbours[t], (self.n_valid[seq] - 1)[:, None])
 
     def _context(self, s, seq, t):
-        """``(B, 3 K, F)`` context stacks of source ``s`` (``(B, 6 K, F)`` with the partner's)."""
+        """``(B, 2 K + 1, F)`` distinct context frames of source ``s`` (twice as many with the partner's)."""
         own = self._gather(s, seq, t)
         if self.partner is None:
             return own
         return torch.cat([own, self._gather(s, self.partner[seq], t)], 1)
 
     def _gather(self, s, seq, t):
-        return self.S[s, seq[:, None], self._rows(seq, t)]  # (B, 3 K, F)
+        rows = self._rows(seq, t)  # (B, 2 K + 1)
+        if self._flat is None:
+            return self.S[s, seq[:, None], rows]
+        return self._flat[s].index_select(0, (seq[:, None] * self.T + rows).view(-1)).view(*rows.shape, self.F)
 
     def __getitems__(self, indices):
         return self.batch(indices, augment=True)
@@ -210,7 +233,7 @@ class FrameDataset(torch.utils.data.Dataset):
                 seq = torch.where(swap, other[:, 0], seq)
                 t = torch.where(swap, other[:, 1], t)
             # a fresh tensor (gathered), so the augmentations scale it in place
-            part = self._context(s, seq, t)  # (B, 3 K, F) complex
+            part = self._context(s, seq, t)  # (B, 2 K + 1, F) complex: distinct frames
             if augment and self.gain_db > 0:
                 g = torch.empty(B).uniform_(-self.gain_db, self.gain_db, generator=self.generator)
                 part.mul_((10.0 ** (g / 20.0))[:, None, None])
@@ -222,11 +245,14 @@ class FrameDataset(torch.utils.data.Dataset):
             # the current frame (copied: the mixture is summed in place into the first part)
             target.append(part[:, 1].clone() if self.loss_target == "phase_sensitive" else _magnitude(part[:, 1]))
             mix = part if mix is None else mix.add_(part)
-        mix_mag = _magnitude(mix)  # (B, 3 K, F)
+        mix_mag = _magnitude(mix)  # (B, 2 K + 1, F)
         if self.loss_target == "phase_sensitive":
             target = [_in_phase(cur, mix[:, 1], mix_mag[:, 1]) for cur in target]
         target = torch.stack([mix_mag[:, 1]] + target, 1)  # (B, 1 + S, F), copied before the log
-        return mix_mag.add_(_LOG_EPS).log_(), target
+        logmag = mix_mag.add_(_LOG_EPS).log_()
+        if len(self._expand) == logmag.shape[1]:  # one stride: the frames are the stacks
+            return logmag, target
+        return logmag.index_select(1, self._expand), target  # (B, 3 K, F): a stack per stride
 
     def _shift_pitch(self, part):
         """``part`` (B, R, F) with each sample's frequency axis stretched by a random ratio."""
