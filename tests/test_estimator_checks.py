@@ -53,6 +53,7 @@ ESTIMATORS = [
     InverseSTFT(),
     VPNNSeparator(),
     VPNNSeparator(mapping="color"),
+    VPNNSeparator(band_radius=4),
     DNNSeparator(),
 ]
 

@@ -1,8 +1,8 @@
 """Pure PyTorch building blocks of vector product neural networks (no scikit-learn estimators).
 
 Layers (:class:`VectorProductLinear`, :class:`TimeFrequencyMask`), real <-> 3-D
-mappings (context window, spectral colouring), the :class:`VPNN` and :class:`DNN`
-models, :class:`MaskNet` (input normalisation + either model, what the separators
+mappings (context window, spectral colouring), the :class:`VPNN`, :class:`BandVPNN`
+and :class:`DNN` models, :class:`MaskNet` (input normalisation + either model, what the separators
 train), :class:`FrameMasker` (the masks of every frame of a spectrogram sequence,
 what separating runs) and the :class:`DiscriminativeMSELoss`.
 
@@ -11,6 +11,7 @@ and return masks ``(batch, n_sources, n_bins)`` that sum to one over sources; se
 :mod:`sklearn_vpnn.nn.models`.
 """
 
+from ._band import BandVPNN
 from ._inference import FrameMasker
 from .layers import TimeFrequencyMask, VectorProductLinear, vector_product_linear
 from .losses import DiscriminativeMSELoss
@@ -28,6 +29,7 @@ from .models import ACTIVATIONS, DNN, MAPPINGS, VPNN, MaskNet
 
 __all__ = [
     "ACTIVATIONS",
+    "BandVPNN",
     "COLOR_BREAKPOINT",
     "ContextWindow",
     "DNN",

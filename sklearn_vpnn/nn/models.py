@@ -27,66 +27,13 @@ import torch
 from torch import nn
 
 from .._validation import check_choice, check_number
+from ._common import (ACTIVATIONS, MAPPINGS, _activation, _check_input, _check_scales, _check_sizes,
+                      _scales_to_vectors)
+from ._band import BandVPNN
 from .layers import TimeFrequencyMask, VectorProductLinear
 from .mappings import COLOR_BREAKPOINT, check_strides, ContextWindow, InverseSpectralColor, MiddleComponent, SpectralColor
 
 __all__ = ["VPNN", "DNN", "MaskNet", "ACTIVATIONS", "MAPPINGS"]
-
-#: Supported activation names -> (module factory, initialisation gain).
-ACTIVATIONS = {
-    "relu": (nn.ReLU, math.sqrt(2.0)),
-    "leaky_relu": (lambda: nn.LeakyReLU(0.01), nn.init.calculate_gain("leaky_relu", 0.01)),
-    # E[elu(z)^2] ~ 0.6 for z ~ N(0, 1) (ReLU: 0.5), so gain^2 ~ 1 / 0.6
-    "elu": (nn.ELU, math.sqrt(5.0 / 3.0)),
-    "tanh": (nn.Tanh, 5.0 / 3.0),
-    "sigmoid": (nn.Sigmoid, 1.0),
-    "identity": (nn.Identity, 1.0),
-}
-
-#: Supported real -> 3-D mappings of :class:`VPNN`.
-MAPPINGS = ("window", "color")
-
-
-def _check_sizes(n_bins, n_sources, hidden_units, n_layers):
-    """The four sizes every model takes, as Python ints."""
-    return (check_number(n_bins, "n_bins", integer=True, low=1),
-            check_number(n_sources, "n_sources", integer=True, low=2),
-            check_number(hidden_units, "hidden_units", integer=True, low=1),
-            check_number(n_layers, "n_layers", integer=True, low=1))
-
-
-def _activation(name):
-    factory, gain = ACTIVATIONS[check_choice(name, "activation", sorted(ACTIVATIONS))]
-    return factory(), gain
-
-
-def _check_input(x, n_bins, n_scales=1):
-    if x.dim() < 2 or x.shape[-2:] != (3 * n_scales, n_bins):
-        what = "prev, cur, next frames" + (f" at each of {n_scales} strides" if n_scales > 1 else "")
-        raise ValueError(f"expected input of shape (batch, {3 * n_scales}, {n_bins}) [{what}], "
-                         f"got {tuple(x.shape)}")
-
-
-def _check_scales(n_scales, mapping="window"):
-    n_scales = check_number(n_scales, "n_scales", integer=True, low=1)
-    if n_scales > 1 and mapping != "window":
-        raise ValueError(f"n_scales > 1 needs mapping='window' (the colour map reads one frame); "
-                         f"got n_scales={n_scales} with mapping={mapping!r}")
-    return n_scales
-
-
-def _scales_to_vectors(x, n_scales):
-    """``(..., 3 * K, F)`` context rows -> ``(..., 3, K * F)``: K vectors per bin, component-major.
-
-    Row ``3 k + c`` holds component ``c`` (prev, cur, next) of the ``k``-th stride; the
-    vectors of stride ``k`` become input units ``k * F ... (k + 1) * F - 1``.
-    """
-    if n_scales == 1:
-        return x
-    *lead, _, F = x.shape
-    x = x.reshape(*lead, n_scales, 3, F).transpose(-3, -2)
-    return x.reshape(*lead, 3, n_scales * F)
-
 
 class VPNN(nn.Module):
     """Vector product neural network for time-frequency mask estimation.
@@ -411,10 +358,17 @@ class MaskNet(nn.Module):
         Stereo cues: the input also holds the same context stacks of the other
         channel of the track, after the channel's own, ``(batch, 2 * 3 K, n_bins)``
         (the window VPNN and the DNN; the colour mapping reads one frame).
+    band_radius : int or None, default=None
+        A :class:`~sklearn_vpnn.nn.BandVPNN` (``kind="vpnn"``, window mapping): one
+        per-bin vector product network of ``hidden_units`` units reading the
+        ``2 band_radius + 1`` bins around each bin. None: the dense :class:`VPNN`.
+    band_bins : int or None, default=None
+        The band network's ``train_bins``: masks of this many random bins per
+        training batch (None: every bin).
 
     Attributes
     ----------
-    model : VPNN or DNN
+    model : VPNN, BandVPNN or DNN
         The mask model.
     color : bool
         Whether the input is range-scaled (colour VPNN) rather than standardised.
@@ -438,7 +392,8 @@ class MaskNet(nn.Module):
     """
 
     def __init__(self, kind, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
-                 mapping=None, mean=None, scale=None, lo=0.0, hi=1.0, context_strides=(1,), stereo=False):
+                 mapping=None, mean=None, scale=None, lo=0.0, hi=1.0, context_strides=(1,), stereo=False,
+                 band_radius=None, band_bins=None):
         super().__init__()
         check_choice(kind, "kind", _KINDS)
         if kind == "dnn" and mapping is not None:
@@ -454,7 +409,13 @@ class MaskNet(nn.Module):
         if self.stereo and self.color:
             raise ValueError("stereo=True needs the window mapping or the DNN (the colour mapping reads one frame)")
         n_scales = len(self.context_strides) * (2 if self.stereo else 1)  # the other channel: more stacks
-        if kind == "vpnn":
+        if band_radius is not None:
+            if kind != "vpnn" or mapping not in (None, "window"):
+                raise ValueError(f"band_radius needs kind='vpnn' with the window mapping; got kind={kind!r}, "
+                                 f"mapping={mapping!r}")
+            self.model = BandVPNN(n_bins, n_sources, hidden_units, n_layers, activation, n_scales=n_scales,
+                                  radius=band_radius, train_bins=band_bins)
+        elif kind == "vpnn":
             self.model = VPNN(n_bins, n_sources, hidden_units, n_layers, mapping or "window", activation,
                               n_scales=n_scales)
         else:

@@ -1,11 +1,14 @@
-"""Checks a separator makes of what it is given: the STFT that made a spectrogram, the device."""
+"""Checks a separator makes of what it is given: the spectrogram, the STFT that made it, the device."""
 
+import numpy as np
 import torch
+
+from ..spectral import LazySpectrogram, Spectrogram
 
 __all__ = []
 
 #: parameters added after models were saved, with the value that trains as those models were trained
-_ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False}
+_ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False, "band_radius": None, "band_bins": 128}
 
 #: the STFT parameters that change the features a separator hears
 _STFT_FEATURE_FIELDS = ("n_fft", "hop_length", "window", "center", "sample_rate")
@@ -42,3 +45,21 @@ def _resolve_device(device):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was asked for but CUDA is not available here")
     return str(dev)
+
+
+def _check_spectrogram(X, method):
+    """The mixture Spectrogram ``X`` given to ``method`` (a LazySpectrogram is computed, except for fit)."""
+    if isinstance(X, LazySpectrogram):
+        if method == "fit":
+            return X  # checked track by track while training
+        X = X.compute()
+    if not isinstance(X, Spectrogram):
+        raise TypeError(
+            f"{method} expects the Spectrogram made by sklearn_vpnn.STFT (put STFT() before "
+            f"the separator in a pipeline); got {type(X).__name__}"
+        )
+    if X.is_separated:
+        raise ValueError(f"{method} expects a mixture spectrogram, got a separated one {X.shape}")
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError("the spectrogram contains NaN or infinite values")
+    return X

@@ -21,10 +21,10 @@ from ..nn import ACTIVATIONS, check_strides
 from ..spectral import LazySpectrogram, Spectrogram
 from ..spectral._deferred import DeferredSpectrogram
 from ._callbacks import make_callbacks
-from ._checks import _ADDED_PARAMS, _resolve_device, _stft_mismatch
+from ._checks import _ADDED_PARAMS, _check_spectrogram, _resolve_device, _stft_mismatch
 from ._docs import _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
-from ._inference import MaskedMixture, apply_masks
+from ._inference import MaskedMixture, apply_masks, wiener
 from ._net import lighten, make_net, restore_net, seeded
 
 __all__ = ["VPNNSeparator", "DNNSeparator"]
@@ -81,22 +81,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             return "disk" if isinstance(X, LazySpectrogram) else "memory"
         return self.cache
 
-    @staticmethod
-    def _check_spectrogram(X, method):
-        if isinstance(X, LazySpectrogram):
-            if method == "fit":
-                return X  # checked track by track while training
-            X = X.compute()
-        if not isinstance(X, Spectrogram):
-            raise TypeError(
-                f"{method} expects the Spectrogram made by sklearn_vpnn.STFT (put STFT() before "
-                f"the separator in a pipeline); got {type(X).__name__}"
-            )
-        if X.is_separated:
-            raise ValueError(f"{method} expects a mixture spectrogram, got a separated one {X.shape}")
-        if not np.all(np.isfinite(X.data)):
-            raise ValueError("the spectrogram contains NaN or infinite values")
-        return X
+    _check_spectrogram = staticmethod(_check_spectrogram)
 
     @staticmethod
     def _check_targets(X, y, sources):
@@ -189,7 +174,9 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         return dict(kind=self._kind, n_bins=int(n_bins), n_sources=int(n_sources),
                     hidden_units=self.hidden_units, n_layers=self.n_layers,
                     context_strides=self._context_strides(), stereo=bool(self.stereo),
-                    activation=self.activation, mapping=getattr(self, "mapping", None))
+                    activation=self.activation, mapping=getattr(self, "mapping", None),
+                    **({} if getattr(self, "band_radius", None) is None else
+                       {"band_radius": self.band_radius, "band_bins": self.band_bins}))
 
     def _make_net(self, module_kwargs, seed, valid_ds, tmpdir, device):
         callbacks = make_callbacks(validation=valid_ds is not None, average=self.average,
@@ -294,21 +281,8 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             return DeferredSpectrogram(shape, X.lengths, X.params, self.sources_, masked)
         out = np.empty(shape, np.complex64)
         masked.fill(out)
-        out = self._wiener(out, X)
+        out = wiener(out, X, self.wiener_iterations)
         return Spectrogram(out.astype(np.complex64, copy=False), X.lengths, X.params, self.sources_)
-
-    def _wiener(self, estimates, X):
-        import norbert
-
-        refined = np.empty_like(estimates)
-        for i in range(len(X)):
-            # norbert wants (frames, bins, channels[, sources])
-            v = np.abs(estimates[i]).transpose(3, 2, 1, 0)
-            x = X.data[i].transpose(2, 1, 0)
-            y = norbert.wiener(v.astype(np.float32), x.astype(np.complex64),
-                               iterations=self.wiener_iterations)
-            refined[i] = y.transpose(3, 2, 1, 0)
-        return refined
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -334,6 +308,16 @@ class VPNNSeparator(_BaseSeparator):
     ----------
     mapping : {{"window", "color"}}, default="window"
         Real -> 3-D mapping: context window (WVPNN) or spectral colouring (CVPNN).
+    band_radius : int or None, default=None
+        None: the paper's dense network, every hidden unit reading every bin. An
+        int ``r``: a :class:`~sklearn_vpnn.nn.BandVPNN`, one small vector product
+        network of ``hidden_units`` units shared by every bin, reading the context
+        vectors of the ``2 r + 1`` bins around it (window mapping only).
+    band_bins : int, default=128
+        Band network only: the bins of each training batch whose masks are
+        computed and scored (random, the same for the batch's frames); a bin's
+        masks depend on its band alone, so this samples the loss at a fraction of
+        the cost. Separation always computes every bin.
 {params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE, "phase_sensitive")}
     Attributes
     ----------
@@ -356,11 +340,15 @@ class VPNNSeparator(_BaseSeparator):
     _parameter_constraints = {
         **_BaseSeparator._parameter_constraints,
         "mapping": [StrOptions({"window", "color"})],
+        "band_radius": [Interval(Integral, 0, None, closed="left"), None],
+        "band_bins": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
         self,
         mapping="window",
+        band_radius=None,
+        band_bins=128,
         context_strides=(1, 4, 16),
         hidden_units=256,
         n_layers=3,
@@ -388,6 +376,8 @@ class VPNNSeparator(_BaseSeparator):
         verbose=0,
     ):
         self.mapping = mapping
+        self.band_radius = band_radius
+        self.band_bins = band_bins
         self.context_strides = context_strides
         self.hidden_units = hidden_units
         self.n_layers = n_layers

@@ -152,3 +152,17 @@ class MaskedMixture:
             np.multiply(m[s, :, f0 - start : f1 - start], spec[:, f0:f1], out=out)
 
         return write
+
+
+def wiener(estimates, X, iterations):
+    """``estimates`` (tracks, sources, channels, bins, frames) refined by ``iterations`` of norbert's Wiener filter."""
+    import norbert
+
+    refined = np.empty_like(estimates)
+    for i in range(len(X)):
+        # norbert wants (frames, bins, channels[, sources])
+        v = np.abs(estimates[i]).transpose(3, 2, 1, 0)
+        x = X.data[i].transpose(2, 1, 0)
+        y = norbert.wiener(v.astype(np.float32), x.astype(np.complex64), iterations=iterations)
+        refined[i] = y.transpose(3, 2, 1, 0)
+    return refined

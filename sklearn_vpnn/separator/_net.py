@@ -52,12 +52,16 @@ class SeparatorNet(NeuralNet):
     """skorch net whose target packs the mixture and the source magnitudes.
 
     ``y_true[:, 0]`` is the mixture magnitude of the current frame and
-    ``y_true[:, 1:]`` the source magnitudes, as the loss wants them. Parameters
-    are skorch's ``NeuralNet``'s.
+    ``y_true[:, 1:]`` the source magnitudes, as the loss wants them; when a band
+    network's training pass gave the masks of some bins only, the targets of those
+    bins. Parameters are skorch's ``NeuralNet``'s.
     """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = y_true.to(y_pred.device)
+        bins = getattr(self.module_.model, "bins", None)
+        if bins is not None and y_pred.shape[-1] != y_true.shape[-1]:
+            y_true = y_true[..., bins]  # a band network's training pass on some bins (BandVPNN)
         return self.criterion_(y_pred, y_true[:, 0], y_true[:, 1:])
 
 

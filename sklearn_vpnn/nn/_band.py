@@ -1,0 +1,178 @@
+"""The band vector product network: one small vector product network shared by every bin.
+
+:class:`~sklearn_vpnn.nn.VPNN` reads every bin's context vectors through one dense
+first layer, ``3 K n_bins`` inputs per hidden unit: each of its million first-layer
+weight vectors is learnt from the few minutes of music a training set holds, and
+the network overfits them (the validation loss rises from the first epoch on, see
+the results page). :class:`BandVPNN` shares its weights across frequency instead:
+the masks of bin ``f`` come from the same small vector product network applied to
+the context vectors ``(x[t - s], x[t], x[t + s])`` of the ``2 r + 1`` bins
+``f - r ... f + r`` at every stride ``s`` (zero, the normalised mean, beyond the
+spectrum's edges), plus a learnt bias per bin on its first layer, which tells the
+network where in the spectrum it is. Every unit is still a 3-D vector combined with
+its inputs by cross products with 3-D weights.
+
+Each layer runs as one matrix product on component-major rows, by the
+``(3 in, 3 out)`` matrix of its cross products (:func:`_cross_matrix`): the layers
+are narrow (tens of units) and there are ``n_bins`` times more rows than frames, so
+one product of inner dimension ``3 in`` is faster than the six of inner dimension
+``in`` that :func:`~sklearn_vpnn.nn.vector_product_linear` runs for wide layers.
+"""
+
+import torch
+from torch import nn
+
+from .._validation import check_number
+from ._common import _activation, _check_sizes
+from .layers import TimeFrequencyMask, VectorProductLinear
+
+__all__ = ["BandVPNN"]
+
+#: rows (frames x bins) per pass when every bin's masks are computed: bounds memory
+_ROWS = 1 << 16
+
+
+def _cross_matrix(weight):
+    """``(3 in, 3 out)`` matrix of a vector product layer's map on component-major rows.
+
+    ``weight`` is ``(out, in, 3)``; ``rows @ M`` equals ``sum_j W_ij x a_j`` for rows
+    ``[a_x | a_y | a_z]``, with ``(W x a)_x = W_y a_z - W_z a_y`` and its cyclic
+    permutations (a third of its entries are zero).
+    """
+    wx, wy, wz = (w.t() for w in weight.unbind(-1))  # (in, out) each
+    zero = torch.zeros_like(wx)
+    return torch.cat([torch.cat([zero, wz, -wy], 1),  # a_x feeds z_y (+W_z) and z_z (-W_y)
+                      torch.cat([-wz, zero, wx], 1),  # a_y feeds z_x (-W_z) and z_z (+W_x)
+                      torch.cat([wy, -wx, zero], 1)])  # a_z feeds z_x (+W_y) and z_y (-W_x)
+
+
+def _apply(layer, rows):
+    """``layer`` (a :class:`VectorProductLinear`) on ``(N, 3 in)`` component-major rows: ``(N, 3 out)``."""
+    if layer.bias is None:
+        return rows @ _cross_matrix(layer.weight)
+    return torch.addmm(layer.bias.t().reshape(-1), rows, _cross_matrix(layer.weight))
+
+
+class BandVPNN(nn.Module):
+    """Vector product network shared across frequency, reading a band of bins around each bin.
+
+    Parameters
+    ----------
+    n_bins : int
+        Frequency bins per frame.
+    n_sources : int, default=2
+        Number of sources (>= 2).
+    hidden_units : int, default=32
+        Vector units in every hidden layer of the per-bin network.
+    n_layers : int, default=3
+        Hidden vector product layers (>= 1).
+    activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}, default="relu"
+        Applied to every component of every hidden unit.
+    eps : float, default=1e-8
+        Of the masking layer.
+    n_scales : int, default=1
+        Context vectors per bin (one per stride; a stereo network's second channel
+        adds as many).
+    radius : int, default=4
+        Neighbouring bins read on each side: the band is ``2 radius + 1`` bins.
+    train_bins : int or None, default=None
+        In training mode, compute the masks of this many random bins of the batch
+        (the same for all its frames; :attr:`bins` says which) instead of all:
+        a bin's masks depend on its band alone, so the loss on them is an
+        unbiased sample of the whole loss at a fraction of the cost. None: all.
+
+    Attributes
+    ----------
+    bins : torch.Tensor or None
+        The bins of the last training-mode forward pass (sorted), or None when it
+        computed every bin.
+
+    Notes
+    -----
+    Input ``(batch, 3 * n_scales, n_bins)`` normalised context stacks, as for
+    :class:`~sklearn_vpnn.nn.VPNN`'s window mapping; output masks ``(batch,
+    n_sources, n_bins)`` (``(batch, n_sources, train_bins)`` for a training pass
+    on some bins) summing to one over sources, from the middle component of each
+    source's output vector. The parameters do not grow with ``n_bins`` except for
+    the per-bin bias, ``3 * hidden_units`` numbers per bin.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_vpnn.nn import BandVPNN
+    >>> model = BandVPNN(513, n_scales=3)
+    >>> sum(p.numel() for p in model.parameters())
+    58470
+    >>> masks = model.eval()(torch.randn(4, 9, 513))
+    >>> masks.shape, torch.allclose(masks.sum(1), torch.ones(4, 513))
+    (torch.Size([4, 2, 513]), True)
+    """
+
+    def __init__(self, n_bins, n_sources=2, hidden_units=32, n_layers=3, activation="relu", eps=1e-8,
+                 n_scales=1, radius=4, train_bins=None):
+        super().__init__()
+        self.n_bins, self.n_sources, self.hidden_units, self.n_layers = _check_sizes(
+            n_bins, n_sources, hidden_units, n_layers)
+        act, gain = _activation(activation)
+        self.activation = activation
+        self.n_scales = check_number(n_scales, "n_scales", integer=True, low=1)
+        self.radius = check_number(radius, "radius", integer=True, low=0)
+        self.train_bins = None if train_bins is None else check_number(train_bins, "train_bins", integer=True,
+                                                                        low=1)
+        self.bins = None
+        sizes = [self.n_scales * (2 * self.radius + 1)] + [self.hidden_units] * self.n_layers
+        self.hidden = nn.ModuleList(
+            VectorProductLinear(i, o, component_dim=-2, gain=1.0 if k == 0 else gain)
+            for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])))
+        self.where = nn.Parameter(torch.zeros(self.n_bins, 3, self.hidden_units))  # per-bin first-layer bias
+        self.head = VectorProductLinear(self.hidden_units, self.n_sources, component_dim=-2, gain=gain)
+        self.act = act
+        self.mask = TimeFrequencyMask(eps)
+
+    def _bands(self, x, bins):
+        """``(batch * len(bins), 3 * n_in)`` component-major rows of the bands around ``bins``."""
+        B, K, r = x.shape[0], self.n_scales, self.radius
+        v = nn.functional.pad(x.reshape(B, K, 3, self.n_bins), (r, r))
+        v = v.unfold(3, 2 * r + 1, 1)  # (B, K, 3, F, 2r + 1)
+        if bins is not None:
+            v = v[:, :, :, bins]
+        return v.permute(0, 3, 2, 1, 4).reshape(-1, 3 * K * (2 * r + 1))
+
+    def _masks(self, x, bins):
+        B = x.shape[0]
+        where = self.where if bins is None else self.where[bins]
+        h = _apply(self.hidden[0], self._bands(x, bins)).view(B, where.shape[0], -1) + where.view(where.shape[0], -1)
+        h = self.act(h.view(-1, h.shape[-1]))
+        for layer in self.hidden[1:]:
+            h = self.act(_apply(layer, h))
+        y = _apply(self.head, h).view(B, where.shape[0], 3, self.n_sources)[:, :, 1]  # middle component
+        return self.mask(y.transpose(1, 2))  # (B, S, bins)
+
+    def forward(self, x):
+        """Masks of normalised context stacks.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, 3 * n_scales, n_bins)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, n_sources, n_bins)`` masks summing to one over sources (in
+            training mode with ``train_bins``: the masks of :attr:`bins`).
+        """
+        if x.dim() != 3 or x.shape[1:] != (3 * self.n_scales, self.n_bins):
+            raise ValueError(f"expected input of shape (batch, {3 * self.n_scales}, {self.n_bins}), "
+                             f"got {tuple(x.shape)}")
+        self.bins = None
+        if self.training and self.train_bins is not None and self.train_bins < self.n_bins:
+            self.bins = torch.randperm(self.n_bins, device=x.device)[: self.train_bins].sort().values
+            return self._masks(x, self.bins)
+        step = max(1, _ROWS // self.n_bins)  # every bin: frames in pieces, bounded memory
+        return torch.cat([self._masks(x[i:i + step], None) for i in range(0, x.shape[0], step)])
+
+    def extra_repr(self):
+        return (f"n_bins={self.n_bins}, n_sources={self.n_sources}, hidden_units={self.hidden_units}, "
+                f"n_layers={self.n_layers}, activation={self.activation!r}, n_scales={self.n_scales}, radius={self.radius}, "
+                f"train_bins={self.train_bins}")

@@ -1,0 +1,152 @@
+"""The band vector product network: BandVPNN, its MaskNet and separator wiring."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.pipeline import make_pipeline
+
+from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator, make_drum_mixtures
+from sklearn_vpnn.nn import BandVPNN, FrameMasker, MaskNet, VectorProductLinear, context_indices
+from sklearn_vpnn.nn import _band
+from sklearn_vpnn.persistence import load_model, save_model
+
+
+def _model(seed=0, **kw):
+    torch.manual_seed(seed)
+    model = BandVPNN(**{"n_bins": 21, "hidden_units": 6, "n_scales": 2, "radius": 2, **kw})
+    with torch.no_grad():  # nonzero biases, so that every term is exercised
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def test_one_product_by_the_cross_matrix_is_the_vector_product_layer():
+    layer = VectorProductLinear(5, 4, component_dim=-2).double()
+    with torch.no_grad():
+        layer.bias.normal_()
+    a = torch.randn(7, 3, 5, dtype=torch.float64)
+    with torch.enable_grad():  # the training form of the layer
+        expected = layer(a).reshape(7, 12)
+    torch.testing.assert_close(_band._apply(layer, a.reshape(7, 15)), expected)
+    ref = torch.linalg.cross(layer.weight.unsqueeze(0), a.transpose(1, 2).unsqueeze(1)).sum(2) + layer.bias
+    torch.testing.assert_close(expected.view(7, 3, 4), ref.transpose(1, 2))
+
+
+def test_masks_sum_to_one_and_the_parameters_do_not_grow_with_the_bins():
+    model = _model().eval()
+    masks = model(torch.randn(4, 6, 21))
+    assert masks.shape == (4, 2, 21)
+    torch.testing.assert_close(masks.sum(1), torch.ones(4, 21))
+    assert (masks > 0).all()
+    n_in, H = 2 * 5, 6
+    expected = 3 * (n_in * H + H) + 2 * 3 * (H * H + H) + 3 * (2 * H + 2) + 21 * 3 * H
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
+def test_a_bins_masks_depend_on_its_band_alone():
+    model = _model().eval()
+    x = torch.randn(3, 6, 21)
+    base = model(x)
+    far = x.clone()
+    far[:, :, 13:] += 5.0  # more than radius 2 bins above bin 10
+    far[:, :, :8] -= 5.0
+    torch.testing.assert_close(model(far)[:, :, 10], base[:, :, 10], rtol=0, atol=0)
+    near = x.clone()
+    near[:, 4, 12] += 5.0  # inside bin 10's band (one of its context rows)
+    assert not torch.allclose(model(near)[:, :, 10], base[:, :, 10])
+
+
+def test_training_on_some_bins_gives_those_bins_masks():
+    model = _model(train_bins=7)
+    x = torch.randn(5, 6, 21)
+    torch.manual_seed(3)
+    some = model.train()(x)
+    bins = model.bins
+    assert some.shape == (5, 2, 7) and bins.shape == (7,) and torch.equal(bins, bins.sort().values)
+    assert len(set(bins.tolist())) == 7
+    with torch.no_grad():
+        every = model.eval()(x)
+    assert model.bins is None
+    torch.testing.assert_close(some.detach(), every[:, :, bins])
+    some.sum().backward()  # differentiable, every parameter reached
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_separating_in_pieces_gives_the_whole_batchs_masks(monkeypatch):
+    model = _model().eval()
+    x = torch.randn(40, 6, 21)
+    whole = model(x)
+    monkeypatch.setattr(_band, "_ROWS", 21 * 3)  # three frames per piece
+    torch.testing.assert_close(model(x), whole)
+
+
+def test_bad_input_and_arguments_are_refused():
+    model = _model()
+    with pytest.raises(ValueError, match=r"\(batch, 6, 21\)"):
+        model(torch.randn(2, 3, 21))
+    for kw, match in ((dict(radius=-1), "radius"), (dict(train_bins=0), "train_bins"),
+                      (dict(activation="swish"), "activation")):
+        with pytest.raises(ValueError, match=match):
+            BandVPNN(21, **kw)
+    with pytest.raises(ValueError, match="band_radius"):
+        MaskNet("dnn", 21, band_radius=2)
+    with pytest.raises(ValueError, match="band_radius"):
+        MaskNet("vpnn", 21, mapping="color", band_radius=2)
+
+
+def test_frame_masker_runs_the_band_network_chunk_by_chunk():
+    torch.manual_seed(0)
+    net = MaskNet("vpnn", 33, hidden_units=8, context_strides=(1, 4), band_radius=3,
+                  mean=torch.randn(33), scale=torch.rand(33) + 0.5).eval()
+    rng = np.random.default_rng(1)
+    spec = (rng.standard_normal((33, 305)) + 1j * rng.standard_normal((33, 305))).astype(np.complex64)
+    out = np.empty((2, 33, 300), np.float32)
+    with torch.inference_mode():
+        for a, b, m in FrameMasker(net, chunk=128).masks(spec, 300):
+            out[..., a:b] = m.numpy()
+        feats = net.normalise(torch.log(torch.from_numpy(np.abs(spec[:, :300]).T.copy()) + 1e-5))
+        expected = net.model(feats[context_indices(300, strides=(1, 4))]).permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_drum_mixtures(n_tracks=5, duration=1.5, random_state=0)
+
+
+def test_the_separator_trains_a_band_network_on_some_bins_and_saves_it(data, tmp_path, monkeypatch):
+    from sklearn_vpnn.separator import SeparatorNet
+
+    seen = []
+    get_loss = SeparatorNet.get_loss
+
+    def spy(self, y_pred, y_true, X=None, training=False):
+        seen.append((training, y_pred.shape[-1], y_true.shape[-1]))
+        return get_loss(self, y_pred, y_true, X, training)
+
+    monkeypatch.setattr(SeparatorNet, "get_loss", spy)
+    sep = VPNNSeparator(band_radius=2, band_bins=40, hidden_units=6, max_epochs=2, random_state=0)
+    pipe = make_pipeline(STFT(n_fft=256), sep, InverseSTFT()).fit(data.X, data.y)
+    assert isinstance(sep.net_.module_.model, BandVPNN)
+    assert sep.net_.module_.model.radius == 2
+    assert {(n_pred, n_true) for training, n_pred, n_true in seen if training} == {(40, 129)}
+    assert {(n_pred, n_true) for training, n_pred, n_true in seen if not training} == {(129, 129)}
+    out = pipe.transform(data.X)
+    assert out.shape == (5, 2, 1, data.X.shape[-1])
+    path = tmp_path / "band.safetensors"
+    save_model(pipe, path)
+    again = load_model(path)
+    assert again[1].get_params()["band_radius"] == 2
+    np.testing.assert_array_equal(again.transform(data.X), out)
+    # the same seed, the same model
+    twin = make_pipeline(STFT(n_fft=256), VPNNSeparator(band_radius=2, band_bins=40, hidden_units=6, max_epochs=2,
+                                                        random_state=0), InverseSTFT()).fit(data.X, data.y)
+    np.testing.assert_array_equal(twin.transform(data.X), out)
+
+
+def test_band_parameters_are_validated_in_fit(data):
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    for kw, match in ((dict(band_radius=-1), "band_radius"), (dict(band_bins=0), "band_bins"),
+                      (dict(band_radius=2, mapping="color"), "band_radius")):
+        with pytest.raises(ValueError, match=match):
+            VPNNSeparator(max_epochs=1, **kw).fit(spec, data.y)
