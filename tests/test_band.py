@@ -76,8 +76,13 @@ def test_separating_in_pieces_gives_the_whole_batchs_masks(monkeypatch):
     model = _model().eval()
     x = torch.randn(40, 6, 21)
     whole = model(x)
-    monkeypatch.setattr(_band, "_ROWS", 21 * 3)  # three frames per piece
+    monkeypatch.setattr(_band, "_ROWS", 21 * 3)  # three frames per piece (the last one two)
     torch.testing.assert_close(model(x), whole)
+    with torch.no_grad():  # reused buffers, in-place bias and activation: the same numbers
+        assert torch.equal(model(x), model(x).clone())
+        assert torch.equal(model(x), torch.cat([model._masks(x[i:i + 3], None) for i in range(0, 40, 3)]))
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), whole.detach())
 
 
 def test_bad_input_and_arguments_are_refused():

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .._validation import check_number
-from ._common import _activation, _check_sizes
+from ._common import _activate_, _activation, _check_sizes
 from .layers import TimeFrequencyMask, VectorProductLinear
 
 __all__ = ["BandVPNN"]
@@ -170,7 +170,43 @@ class BandVPNN(nn.Module):
             self.bins = torch.randperm(self.n_bins, device=x.device)[: self.train_bins].sort().values
             return self._masks(x, self.bins)
         step = max(1, _ROWS // self.n_bins)  # every bin: frames in pieces, bounded memory
-        return torch.cat([self._masks(x[i:i + step], None) for i in range(0, x.shape[0], step)])
+        if torch.is_grad_enabled():
+            return torch.cat([self._masks(x[i:i + step], None) for i in range(0, x.shape[0], step)])
+        return self._masks_into(x, step)
+
+    def _masks_into(self, x, step):
+        """Every bin's masks without autograd: the pieces' activations in buffers reused piece after piece.
+
+        The same products as :meth:`_masks`, bias and activation applied in place;
+        fresh buffers for every piece would be fresh pages for the kernel to map
+        and zero (a third of the time on the machines measured).
+        """
+        B, F, r, K = x.shape[0], self.n_bins, self.radius, self.n_scales
+        weights = [(_cross_matrix(layer.weight), None if layer.bias is None else layer.bias.t().reshape(-1))
+                   for layer in (*self.hidden, self.head)]
+        n = min(step, B)
+        rows = x.new_empty(n * F, 3 * K * (2 * r + 1))
+        hs = [x.new_empty(n * F, 3 * self.hidden_units) for _ in range(2)]
+        y = x.new_empty(n * F, 3 * self.n_sources)
+        where = self.where.view(F, -1)
+        out = x.new_empty(B, self.n_sources, F)
+        for i in range(0, B, step):
+            b = min(step, B - i)
+            v = nn.functional.pad(x[i:i + b].reshape(b, K, 3, F), (r, r)).unfold(3, 2 * r + 1, 1)
+            a = rows[: b * F]
+            a.view(b, F, 3, K, 2 * r + 1).copy_(v.permute(0, 3, 2, 1, 4))
+            for j, (m, bias) in enumerate(weights):
+                o = (hs[j % 2] if j < len(weights) - 1 else y)[: b * F]
+                if bias is None:
+                    torch.mm(a, m, out=o)
+                else:
+                    torch.addmm(bias, a, m, out=o)
+                if j == 0:
+                    o.view(b, F, -1).add_(where)
+                if j < len(weights) - 1:
+                    a = _activate_(self.act, o)
+            out[i:i + b] = self.mask(y[: b * F].view(b, F, 3, self.n_sources)[:, :, 1].transpose(1, 2))
+        return out
 
     def extra_repr(self):
         return (f"n_bins={self.n_bins}, n_sources={self.n_sources}, hidden_units={self.hidden_units}, "

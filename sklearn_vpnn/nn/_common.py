@@ -62,3 +62,20 @@ def _scales_to_vectors(x, n_scales):
     *lead, _, F = x.shape
     x = x.reshape(*lead, n_scales, 3, F).transpose(-3, -2)
     return x.reshape(*lead, 3, n_scales * F)
+
+
+#: in-place forms of the activations, for inference into reused buffers
+_INPLACE = {
+    nn.ReLU: lambda act, x: x.relu_(),
+    nn.Identity: lambda act, x: x,
+    nn.Tanh: lambda act, x: x.tanh_(),
+    nn.Sigmoid: lambda act, x: x.sigmoid_(),
+    nn.LeakyReLU: lambda act, x: nn.functional.leaky_relu_(x, act.negative_slope),
+    nn.ELU: lambda act, x: nn.functional.elu_(x, act.alpha),
+}
+
+
+def _activate_(act, x):
+    """``act(x)`` written into ``x`` (the activation's in-place form where it has one)."""
+    inplace = _INPLACE.get(type(act))
+    return inplace(act, x) if inplace is not None else x.copy_(act(x))

@@ -38,8 +38,8 @@ stacks, chunk by chunk (the same numbers as ``model(x)``).
 
 import numpy as np
 import torch
-from torch import nn
 
+from ._common import _activate_
 from .models import VPNN
 
 __all__ = ["FrameMasker"]
@@ -48,22 +48,6 @@ __all__ = ["FrameMasker"]
 _CHUNK = 2048
 #: fewer frames than this: the heads' products are computed untransposed, then copied
 _TRANSPOSED_MIN = 64
-
-_INPLACE = {
-    nn.ReLU: lambda act, x: x.relu_(),
-    nn.Identity: lambda act, x: x,
-    nn.Tanh: lambda act, x: x.tanh_(),
-    nn.Sigmoid: lambda act, x: x.sigmoid_(),
-    nn.LeakyReLU: lambda act, x: nn.functional.leaky_relu_(x, act.negative_slope),
-    nn.ELU: lambda act, x: nn.functional.elu_(x, act.alpha),
-}
-
-
-def _activate_(act, x):
-    """``act(x)`` written into ``x`` (the activation's in-place form where it has one)."""
-    inplace = _INPLACE.get(type(act))
-    return inplace(act, x) if inplace is not None else x.copy_(act(x))
-
 
 def _spans(n, chunk):
     """``[(start, stop), ...]`` covering ``range(n)`` in near-equal pieces of at most ``chunk``."""
