@@ -99,9 +99,10 @@ def test_bad_input_and_arguments_are_refused():
         MaskNet("vpnn", 21, mapping="color", band_radius=2)
 
 
-def test_frame_masker_runs_the_band_network_chunk_by_chunk():
+@pytest.mark.parametrize("dense_units", [None, 12])
+def test_frame_masker_runs_the_band_network_chunk_by_chunk(dense_units):
     torch.manual_seed(0)
-    net = MaskNet("vpnn", 33, hidden_units=8, context_strides=(1, 4), band_radius=3,
+    net = MaskNet("vpnn", 33, hidden_units=8, context_strides=(1, 4), band_radius=3, dense_units=dense_units,
                   mean=torch.randn(33), scale=torch.rand(33) + 0.5).eval()
     rng = np.random.default_rng(1)
     spec = (rng.standard_normal((33, 305)) + 1j * rng.standard_normal((33, 305))).astype(np.complex64)
@@ -110,7 +111,10 @@ def test_frame_masker_runs_the_band_network_chunk_by_chunk():
         for a, b, m in FrameMasker(net, chunk=128).masks(spec, 300):
             out[..., a:b] = m.numpy()
         feats = net.normalise(torch.log(torch.from_numpy(np.abs(spec[:, :300]).T.copy()) + 1e-5))
-        expected = net.model(feats[context_indices(300, strides=(1, 4))]).permute(1, 2, 0).numpy()
+        stacks = feats[context_indices(300, strides=(1, 4))]
+        expected = net.masks(stacks).permute(1, 2, 0).numpy()
+        if dense_units:  # the dense network's outputs count
+            assert not np.allclose(net.model(stacks).permute(1, 2, 0).numpy(), expected)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -149,9 +153,28 @@ def test_the_separator_trains_a_band_network_on_some_bins_and_saves_it(data, tmp
     np.testing.assert_array_equal(twin.transform(data.X), out)
 
 
+def test_a_dense_network_beside_the_band_network_adds_its_outputs(data):
+    torch.manual_seed(0)
+    net = MaskNet("vpnn", 21, hidden_units=6, context_strides=(1, 2), band_radius=2, dense_units=5)
+    assert sum(p.numel() for p in net.dense.parameters()) == sum(
+        p.numel() for p in MaskNet("vpnn", 21, hidden_units=5, context_strides=(1, 2)).model.parameters())
+    x = torch.randn(4, 6, 21)
+    with torch.no_grad():
+        y = net.model._masks(x, None, net.dense.outputs(x))
+        torch.testing.assert_close(net.masks(x), y)
+        band, dense = net.model.eval()(x), net.dense(x)
+        assert not torch.allclose(net.masks(x), band) and not torch.allclose(net.masks(x), dense)
+    sep = VPNNSeparator(band_radius=2, hidden_units=6, dense_units=8, band_bins=40, max_epochs=1, random_state=0)
+    pipe = make_pipeline(STFT(n_fft=256), sep, InverseSTFT()).fit(data.X, data.y)
+    assert sep.net_.module_.dense.hidden_units == 8
+    assert pipe.transform(data.X).shape == (5, 2, 1, data.X.shape[-1])
+
+
 def test_band_parameters_are_validated_in_fit(data):
     spec = STFT(n_fft=256).fit_transform(data.X)
     for kw, match in ((dict(band_radius=-1), "band_radius"), (dict(band_bins=0), "band_bins"),
-                      (dict(band_radius=2, mapping="color"), "band_radius")):
+                      (dict(band_radius=2, mapping="color"), "band_radius"),
+                      (dict(dense_units=8), "dense_units needs band_radius"), (dict(band_radius=2, dense_units=0),
+                                                                               "dense_units")):
         with pytest.raises(ValueError, match=match):
             VPNNSeparator(max_epochs=1, **kw).fit(spec, data.y)

@@ -138,23 +138,29 @@ class BandVPNN(nn.Module):
             v = v[:, :, :, bins]
         return v.permute(0, 3, 2, 1, 4).reshape(-1, 3 * K * (2 * r + 1))
 
-    def _masks(self, x, bins):
+    def _masks(self, x, bins, extra=None):
         B = x.shape[0]
         where = self.where if bins is None else self.where[bins]
         h = _apply(self.hidden[0], self._bands(x, bins)).view(B, where.shape[0], -1) + where.view(where.shape[0], -1)
         h = self.act(h.view(-1, h.shape[-1]))
         for layer in self.hidden[1:]:
             h = self.act(_apply(layer, h))
-        y = _apply(self.head, h).view(B, where.shape[0], 3, self.n_sources)[:, :, 1]  # middle component
-        return self.mask(y.transpose(1, 2))  # (B, S, bins)
+        y = _apply(self.head, h).view(B, where.shape[0], 3, self.n_sources)[:, :, 1].transpose(1, 2)  # middle
+        if extra is not None:
+            y = y + (extra if bins is None else extra[..., bins])
+        return self.mask(y)  # (B, S, bins)
 
-    def forward(self, x):
+    def forward(self, x, extra=None):
         """Masks of normalised context stacks.
 
         Parameters
         ----------
         x : torch.Tensor
             ``(batch, 3 * n_scales, n_bins)``.
+        extra : torch.Tensor or None, default=None
+            ``(batch, n_sources, n_bins)`` outputs of another network added to this
+            one's before masking (a :class:`~sklearn_vpnn.nn.MaskNet` with
+            ``dense_units``: the dense VPNN's).
 
         Returns
         -------
@@ -168,13 +174,14 @@ class BandVPNN(nn.Module):
         self.bins = None
         if self.training and self.train_bins is not None and self.train_bins < self.n_bins:
             self.bins = torch.randperm(self.n_bins, device=x.device)[: self.train_bins].sort().values
-            return self._masks(x, self.bins)
+            return self._masks(x, self.bins, extra)
         step = max(1, _ROWS // self.n_bins)  # every bin: frames in pieces, bounded memory
         if torch.is_grad_enabled():
-            return torch.cat([self._masks(x[i:i + step], None) for i in range(0, x.shape[0], step)])
-        return self._masks_into(x, step)
+            return torch.cat([self._masks(x[i:i + step], None, None if extra is None else extra[i:i + step])
+                              for i in range(0, x.shape[0], step)])
+        return self._masks_into(x, step, extra)
 
-    def _masks_into(self, x, step):
+    def _masks_into(self, x, step, extra=None):
         """Every bin's masks without autograd: the pieces' activations in buffers reused piece after piece.
 
         The same products as :meth:`_masks`, bias and activation applied in place;
@@ -205,7 +212,10 @@ class BandVPNN(nn.Module):
                     o.view(b, F, -1).add_(where)
                 if j < len(weights) - 1:
                     a = _activate_(self.act, o)
-            out[i:i + b] = self.mask(y[: b * F].view(b, F, 3, self.n_sources)[:, :, 1].transpose(1, 2))
+            mid = y[: b * F].view(b, F, 3, self.n_sources)[:, :, 1].transpose(1, 2)
+            if extra is not None:
+                mid.add_(extra[i:i + b])
+            out[i:i + b] = self.mask(mid)
         return out
 
     def extra_repr(self):

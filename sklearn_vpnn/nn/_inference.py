@@ -32,7 +32,8 @@ computes them without the copies a batch-at-a-time forward pass makes:
   (``tests/test_inference.py`` checks both against float64; ``shift=False``
   gives the gathered numbers bit for bit).
 
-The colour VPNN and the DNN go through their ordinary forward pass on gathered
+The colour VPNN, the band VPNN (with its dense VPNN, if any) and the DNN go
+through their ordinary forward pass on gathered
 stacks, chunk by chunk (the same numbers as ``model(x)``).
 """
 
@@ -203,7 +204,7 @@ class FrameMasker:
         # ordinary forward pass on gathered stacks (a stereo network's: the other channel's after)
         rows = self._context_rows(start, stop)
         x = torch.cat([feats[rows], other[rows]], 1) if self.stereo else feats[rows]
-        return self.model(x).permute(1, 2, 0).cpu()
+        return self.net.masks(x).permute(1, 2, 0).cpu()
 
     def _context_rows(self, start, stop, component_major=False):
         """Rows of the padded features holding frames ``t - s, t, t + s`` of ``t`` in ``start:stop``.

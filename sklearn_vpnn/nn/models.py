@@ -365,11 +365,17 @@ class MaskNet(nn.Module):
     band_bins : int or None, default=None
         The band network's ``train_bins``: masks of this many random bins per
         training batch (None: every bin).
+    dense_units : int or None, default=None
+        With ``band_radius``: also a dense window :class:`VPNN` of this many units
+        per layer, whose outputs are added to the band network's before masking
+        (:attr:`dense`). None: the band network alone.
 
     Attributes
     ----------
     model : VPNN, BandVPNN or DNN
         The mask model.
+    dense : VPNN or None
+        The dense network beside a band network (``dense_units``), or None.
     color : bool
         Whether the input is range-scaled (colour VPNN) rather than standardised.
 
@@ -393,7 +399,7 @@ class MaskNet(nn.Module):
 
     def __init__(self, kind, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
                  mapping=None, mean=None, scale=None, lo=0.0, hi=1.0, context_strides=(1,), stereo=False,
-                 band_radius=None, band_bins=None):
+                 band_radius=None, band_bins=None, dense_units=None):
         super().__init__()
         check_choice(kind, "kind", _KINDS)
         if kind == "dnn" and mapping is not None:
@@ -409,12 +415,17 @@ class MaskNet(nn.Module):
         if self.stereo and self.color:
             raise ValueError("stereo=True needs the window mapping or the DNN (the colour mapping reads one frame)")
         n_scales = len(self.context_strides) * (2 if self.stereo else 1)  # the other channel: more stacks
+        self.dense = None
+        if dense_units is not None and band_radius is None:
+            raise ValueError("dense_units needs band_radius (a band network to add the dense one to)")
         if band_radius is not None:
             if kind != "vpnn" or mapping not in (None, "window"):
                 raise ValueError(f"band_radius needs kind='vpnn' with the window mapping; got kind={kind!r}, "
                                  f"mapping={mapping!r}")
             self.model = BandVPNN(n_bins, n_sources, hidden_units, n_layers, activation, n_scales=n_scales,
                                   radius=band_radius, train_bins=band_bins)
+            if dense_units is not None:  # and a dense window VPNN beside it, its outputs added
+                self.dense = VPNN(n_bins, n_sources, dense_units, n_layers, "window", activation, n_scales=n_scales)
         elif kind == "vpnn":
             self.model = VPNN(n_bins, n_sources, hidden_units, n_layers, mapping or "window", activation,
                               n_scales=n_scales)
@@ -452,4 +463,21 @@ class MaskNet(nn.Module):
         torch.Tensor
             ``(batch, n_sources, n_bins)`` masks, summing to one over sources.
         """
-        return self.model(self.normalise(logmag))
+        return self.masks(self.normalise(logmag))
+
+    def masks(self, x):
+        """Masks of normalised context stacks ``(batch, 3 K, n_bins)``: the model's (and the dense VPNN's).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Normalised features, see :meth:`normalise`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, n_sources, n_bins)`` masks, summing to one over sources.
+        """
+        if self.dense is None:
+            return self.model(x)
+        return self.model(x, extra=self.dense.outputs(x))

@@ -8,7 +8,8 @@ from ..spectral import LazySpectrogram, Spectrogram
 __all__ = []
 
 #: parameters added after models were saved, with the value that trains as those models were trained
-_ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False, "band_radius": None, "band_bins": 128}
+_ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False, "band_radius": None, "band_bins": 128,
+                 "dense_units": None}
 
 #: the STFT parameters that change the features a separator hears
 _STFT_FEATURE_FIELDS = ("n_fft", "hop_length", "window", "center", "sample_rate")
@@ -63,3 +64,13 @@ def _check_spectrogram(X, method):
     if not np.all(np.isfinite(X.data)):
         raise ValueError("the spectrogram contains NaN or infinite values")
     return X
+
+
+def _band_kwargs(separator):
+    """:class:`~sklearn_vpnn.nn.MaskNet`'s band arguments of a separator: none for a dense network."""
+    radius, dense = getattr(separator, "band_radius", None), getattr(separator, "dense_units", None)
+    if radius is None:
+        if dense is not None:
+            raise ValueError("dense_units needs band_radius (a band network to add the dense one to)")
+        return {}
+    return {"band_radius": radius, "band_bins": separator.band_bins, "dense_units": dense}

@@ -21,7 +21,7 @@ from ..nn import ACTIVATIONS, check_strides
 from ..spectral import LazySpectrogram, Spectrogram
 from ..spectral._deferred import DeferredSpectrogram
 from ._callbacks import make_callbacks
-from ._checks import _ADDED_PARAMS, _check_spectrogram, _resolve_device, _stft_mismatch
+from ._checks import _ADDED_PARAMS, _band_kwargs, _check_spectrogram, _resolve_device, _stft_mismatch
 from ._docs import _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
 from ._inference import MaskedMixture, apply_masks, wiener
@@ -175,8 +175,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
                     hidden_units=self.hidden_units, n_layers=self.n_layers,
                     context_strides=self._context_strides(), stereo=bool(self.stereo),
                     activation=self.activation, mapping=getattr(self, "mapping", None),
-                    **({} if getattr(self, "band_radius", None) is None else
-                       {"band_radius": self.band_radius, "band_bins": self.band_bins}))
+                    **_band_kwargs(self))
 
     def _make_net(self, module_kwargs, seed, valid_ds, tmpdir, device):
         callbacks = make_callbacks(validation=valid_ds is not None, average=self.average,
@@ -318,6 +317,11 @@ class VPNNSeparator(_BaseSeparator):
         computed and scored (random, the same for the batch's frames); a bin's
         masks depend on its band alone, so this samples the loss at a fraction of
         the cost. Separation always computes every bin.
+    dense_units : int or None, default=None
+        Band network only: also a dense window VPNN of this many units per layer
+        beside it, the two networks' outputs added before masking (the band network
+        sees each bin's neighbourhood, the dense one the whole spectrum). None: the
+        band network alone.
 {params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE, "phase_sensitive")}
     Attributes
     ----------
@@ -342,6 +346,7 @@ class VPNNSeparator(_BaseSeparator):
         "mapping": [StrOptions({"window", "color"})],
         "band_radius": [Interval(Integral, 0, None, closed="left"), None],
         "band_bins": [Interval(Integral, 1, None, closed="left")],
+        "dense_units": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -349,6 +354,7 @@ class VPNNSeparator(_BaseSeparator):
         mapping="window",
         band_radius=None,
         band_bins=128,
+        dense_units=None,
         context_strides=(1, 4, 16),
         hidden_units=256,
         n_layers=3,
@@ -378,6 +384,7 @@ class VPNNSeparator(_BaseSeparator):
         self.mapping = mapping
         self.band_radius = band_radius
         self.band_bins = band_bins
+        self.dense_units = dense_units
         self.context_strides = context_strides
         self.hidden_units = hidden_units
         self.n_layers = n_layers

@@ -1,0 +1,78 @@
+"""Mask-average ensembles of saved models on the MUSDB18-7 valid split.
+
+Loads model files written by ``bench_recipe.py --save-dir`` (or
+``sklearn_vpnn.persistence.save_model``), scores each one and then the average of
+their masks (``predict_masks``) times the mixture, with the same STFT and the same
+scoring as ``bench_recipe.py``: drums and accompaniment SDR on the 14 ``valid``
+clips, median over tracks of the median over 1 s windows (``sdr(method="framewise")``,
+museval's SDR), no Wiener filter. ``--json`` appends the ensemble's line, with every
+clip's SDR, for ``compare_recipes.py``. Every model must use the same STFT.
+
+Run (from the repository root)::
+
+    MUSDB_PATH=../shared/data/musdb18-7 python benchmarks/bench_ensemble.py --threads 1 \\
+        dense=models/psa_s0.safetensors band=models/band_r4_h32_s0.safetensors \\
+        --name dense+band --json recipes.jsonl
+"""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+
+import numpy as np
+
+
+def _scores(s):
+    return {"drums": float(np.nanmedian(s[:, 0])), "accompaniment": float(np.nanmedian(s[:, 1])),
+            "drums_tracks": [float(v) for v in s[:, 0]], "accompaniment_tracks": [float(v) for v in s[:, 1]]}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="+", metavar="NAME=PATH", help="model files to average (two or more)")
+    p.add_argument("--musdb-root", default=os.environ.get("MUSDB_PATH"))
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--name", default="ensemble", help="the ensemble's name in the JSON lines")
+    p.add_argument("--json", default=None, help="append the ensemble's JSON line")
+    args = p.parse_args(argv)
+    if not args.musdb_root:
+        sys.exit("bench_ensemble: set MUSDB_PATH or --musdb-root (e.g. ../shared/data/musdb18-7)")
+    named = [m.split("=", 1) for m in args.models]
+    if len(named) < 2 or any(len(m) != 2 for m in named):
+        sys.exit("bench_ensemble: give two or more models as NAME=PATH")
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from sklearn_vpnn import Spectrogram, load_musdb, sdr
+    from sklearn_vpnn.persistence import load_model
+
+    print("command: python " + " ".join(shlex.quote(a) for a in [sys.argv[0]] + list(argv or sys.argv[1:])))
+    valid = load_musdb(args.musdb_root, subsets="train", split="valid")
+    sr = int(valid.sample_rate)
+    pipes = [(name, load_model(path)) for name, path in named]
+    spec = pipes[0][1][0].transform(valid.X)
+    masks = []
+    for name, pipe in pipes:
+        if pipe[0].get_params() != pipes[0][1][0].get_params():
+            sys.exit(f"bench_ensemble: {name} uses another STFT than {pipes[0][0]}")
+        pipe[1].set_params(wiener_iterations=0)
+        masks.append(pipe[1].predict_masks(spec))
+        s = sdr(valid.y, pipe.transform(valid.X), sample_rate=sr, method="framewise")
+        print(f"{name}: drums SDR {np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB")
+    mean = np.mean(masks, axis=0)
+    est = Spectrogram((mean * spec.data[:, np.newaxis]).astype(np.complex64), spec.lengths, spec.params,
+                      pipes[0][1][1].sources_)
+    s = sdr(valid.y, pipes[0][1][2].transform(est), sample_rate=sr, method="framewise")
+    print(f"{args.name} (mask average of {', '.join(n for n, _ in named)}): drums SDR "
+          f"{np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB (valid, {len(s)} clips)")
+    if args.json:  # the members have their recipes' own lines already
+        with open(args.json, "a") as f:
+            f.write(json.dumps({"name": args.name, "seed": [n for n, _ in named], **_scores(s)}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
