@@ -25,6 +25,11 @@ The floor is measured in the same process, interleaved with the pipeline runs:
   ``12 * K * n_bins * out`` of gathered windows is shown as "as trained"), and
   ``4 * in * out`` per head (only the middle component is read out).
 
+A band network (``{"band_radius": r, ...}``, :class:`~sklearn_vpnn.nn.BandVPNN`)
+counts ``12 * in * out`` per layer and ``4 * hidden * n_sources`` for its head, per bin
+(it runs 3/2 of that: its products include the zeros of its cross-product matrices),
+plus its dense companion's (``dense_units``) on gathered windows.
+
 ``floor = STFT+iSTFT time + network FLOPs / GEMM rate``. Targets for the default
 model: pipeline / floor <= 1.2 and real-time factor (audio seconds / wall seconds)
 >= 60. Every figure is the median of ``--repeats`` interleaved repetitions; the
@@ -100,6 +105,33 @@ def network_flops_per_frame(n_bins, hidden=512, n_layers=3, n_sources=2, mapping
         layers[0] //= 2
     per_head = (4 if mapping == "window" else 12) * hidden * n_bins
     return sum(layers) + n_sources * per_head
+
+
+def band_flops_per_frame(n_bins, hidden, n_layers, n_sources, n_scales, radius):
+    """GEMM FLOPs per frame and channel that a :class:`~sklearn_vpnn.nn.BandVPNN`'s output needs.
+
+    Per bin, ``12 * in * out`` per vector product layer (``in = n_scales * (2 radius
+    + 1)`` vectors for the first) and ``4 * hidden * n_sources`` for the head (its
+    middle component); the network runs ``3/2`` of this, the zeros of its
+    cross-product matrices included.
+    """
+    sizes = [n_scales * (2 * radius + 1)] + [hidden] * n_layers
+    per_bin = sum(12 * i * o for i, o in zip(sizes[:-1], sizes[1:])) + 4 * hidden * n_sources
+    return n_bins * per_bin
+
+
+def _flops(sep, n_bins, as_run=True):
+    """A fitted separator's network FLOPs per frame and channel (a band network's, and its dense one's)."""
+    net = sep.net_.module_
+    K = len(net.context_strides) * (2 if net.stereo else 1)
+    if getattr(sep, "band_radius", None) is None:
+        return network_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, len(sep.sources_), sep.mapping,
+                                       K, as_run=as_run)
+    flops = band_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, len(sep.sources_), K, sep.band_radius)
+    if net.dense is not None:  # read on gathered windows, as trained
+        flops += network_flops_per_frame(n_bins, net.dense.hidden_units, sep.n_layers, len(sep.sources_),
+                                         "window", K, as_run=False)
+    return flops
 
 
 _CPU = []  # CPU seconds (all threads of the process) of the last _timed call
@@ -254,8 +286,6 @@ def main(argv=None):
     for name, v in variants.items():
         stft, sep = v[0], v[1]
         n_bins = stft.n_fft // 2 + 1
-        shape = (len(sep.sources_), sep.hidden_units, sep.n_layers, sep.mapping,
-                 len(sep.net_.module_.context_strides))
         spec = stft.transform(X)
         # the separated values, read once: the floor's iSTFT inverts them as they are
         specs[name] = spec
@@ -263,9 +293,7 @@ def main(argv=None):
                                  sep.sources_)
         info[name] = dict(
             frames=int(spec.n_frames_per_track.sum()) * spec.shape[1],  # x channels
-            fpf=network_flops_per_frame(n_bins, shape[1], shape[2], shape[0], shape[3], shape[4]),
-            fpf_trained=network_flops_per_frame(n_bins, shape[1], shape[2], shape[0], shape[3],
-                                                shape[4], as_run=False),
+            fpf=_flops(sep, n_bins), fpf_trained=_flops(sep, n_bins, as_run=False),
             hidden=sep.hidden_units, strides=tuple(sep.net_.module_.context_strides))
     stages = ["pipeline", "stft", "istft"]
     if args.breakdown:
