@@ -128,8 +128,9 @@ def _flops(sep, n_bins, as_run=True):
         return network_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, len(sep.sources_), sep.mapping,
                                        K, as_run=as_run)
     flops = band_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, len(sep.sources_), K, sep.band_radius)
-    if net.dense is not None:  # read on gathered windows, as trained
-        flops += network_flops_per_frame(n_bins, net.dense.hidden_units, sep.n_layers, len(sep.sources_),
+    dense = getattr(net, "dense", None)
+    if dense is not None:  # read on gathered windows, as trained
+        flops += network_flops_per_frame(n_bins, dense.hidden_units, sep.n_layers, len(sep.sources_),
                                          "window", K, as_run=False)
     return flops
 

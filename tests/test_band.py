@@ -170,6 +170,18 @@ def test_a_dense_network_beside_the_band_network_adds_its_outputs(data):
     assert pipe.transform(data.X).shape == (5, 2, 1, data.X.shape[-1])
 
 
+@pytest.mark.parametrize("kind, mapping", [("vpnn", "color"), ("dnn", None)])
+def test_a_mask_net_pickled_before_dense_networks_existed_still_separates(kind, mapping):
+    # FrameMasker reads the colour VPNN and the DNN through MaskNet.masks; a MaskNet
+    # unpickled from an older release has no ``dense`` attribute
+    net = MaskNet(kind, 9, hidden_units=4, mapping=mapping).eval()
+    x = torch.rand(3, 3, 9)
+    with torch.no_grad():
+        expected = net.model(x)
+        del net.__dict__["dense"]
+        torch.testing.assert_close(net.masks(x), expected, rtol=0, atol=0)
+
+
 def test_band_parameters_are_validated_in_fit(data):
     spec = STFT(n_fft=256).fit_transform(data.X)
     for kw, match in ((dict(band_radius=-1), "band_radius"), (dict(band_bins=0), "band_bins"),

@@ -478,6 +478,7 @@ class MaskNet(nn.Module):
         torch.Tensor
             ``(batch, n_sources, n_bins)`` masks, summing to one over sources.
         """
-        if self.dense is None:
+        dense = getattr(self, "dense", None)  # a MaskNet pickled before dense networks existed has none
+        if dense is None:
             return self.model(x)
-        return self.model(x, extra=self.dense.outputs(x))
+        return self.model(x, extra=dense.outputs(x))
