@@ -314,7 +314,10 @@ def _statistic(value, default, shape, name):
 
 
 class MaskNet(nn.Module):
-    """Input normalisation followed by a :class:`VPNN` or :class:`DNN`: what the separators train.
+    """Input normalisation followed by a mask model: what the separators train.
+
+    The model is a :class:`VPNN`, a :class:`~sklearn_vpnn.nn.BandVPNN` (with a dense
+    :class:`VPNN` beside it, ``dense_units``) or a :class:`DNN`.
 
     Takes log-magnitude context stacks ``(batch, 3, n_bins)`` (previous, current, next
     frame), normalises them with statistics held as buffers (so a saved model carries
