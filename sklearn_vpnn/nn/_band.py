@@ -133,14 +133,22 @@ class BandVPNN(nn.Module):
         self.act = act
         self.mask = TimeFrequencyMask(eps)
 
+    def _band_view(self, x):
+        """``(batch, n_bins, 3, n_scales, 2 radius + 1)`` view of the band around every bin (zero padded).
+
+        Laid out as the component-major rows the first layer reads: a bin's row is
+        its ``[..., :, :, :]`` block flattened.
+        """
+        B, K, r = x.shape[0], self.n_scales, self.radius
+        v = nn.functional.pad(x.reshape(B, K, 3, self.n_bins), (r, r)).unfold(3, 2 * r + 1, 1)  # (B, K, 3, F, 2r+1)
+        return v.permute(0, 3, 2, 1, 4)
+
     def _bands(self, x, bins):
         """``(batch * len(bins), 3 * n_in)`` component-major rows of the bands around ``bins``."""
-        B, K, r = x.shape[0], self.n_scales, self.radius
-        v = nn.functional.pad(x.reshape(B, K, 3, self.n_bins), (r, r))
-        v = v.unfold(3, 2 * r + 1, 1)  # (B, K, 3, F, 2r + 1)
+        v = self._band_view(x)
         if bins is not None:
-            v = v[:, :, :, bins]
-        return v.permute(0, 3, 2, 1, 4).reshape(-1, 3 * K * (2 * r + 1))
+            v = v[:, bins]
+        return v.reshape(-1, 3 * self.n_scales * (2 * self.radius + 1))
 
     def _masks(self, x, bins, extra=None):
         B = x.shape[0]
@@ -203,9 +211,8 @@ class BandVPNN(nn.Module):
         out = x.new_empty(B, self.n_sources, F)
         for i in range(0, B, step):
             b = min(step, B - i)
-            v = nn.functional.pad(x[i:i + b].reshape(b, K, 3, F), (r, r)).unfold(3, 2 * r + 1, 1)
             a = rows[: b * F]
-            a.view(b, F, 3, K, 2 * r + 1).copy_(v.permute(0, 3, 2, 1, 4))
+            a.view(b, F, 3, K, 2 * r + 1).copy_(self._band_view(x[i:i + b]))
             for j, (m, bias) in enumerate(weights):
                 o = (hs[j % 2] if j < len(weights) - 1 else y)[: b * F]
                 if bias is None:
@@ -224,5 +231,5 @@ class BandVPNN(nn.Module):
 
     def extra_repr(self):
         return (f"n_bins={self.n_bins}, n_sources={self.n_sources}, hidden_units={self.hidden_units}, "
-                f"n_layers={self.n_layers}, activation={self.activation!r}, n_scales={self.n_scales}, radius={self.radius}, "
-                f"train_bins={self.train_bins}")
+                f"n_layers={self.n_layers}, activation={self.activation!r}, n_scales={self.n_scales}, "
+                f"radius={self.radius}, train_bins={self.train_bins}")
