@@ -170,6 +170,47 @@ def test_a_dense_network_beside_the_band_network_adds_its_outputs(data):
     assert pipe.transform(data.X).shape == (5, 2, 1, data.X.shape[-1])
 
 
+def test_two_networks_trained_together_each_on_its_own_loss_average_their_masks(data, tmp_path, monkeypatch):
+    from sklearn_vpnn.separator import SeparatorNet
+
+    torch.manual_seed(0)
+    net = MaskNet("vpnn", 21, hidden_units=6, context_strides=(1, 2), band_radius=2, dense_units=5,
+                  dense_join="masks")
+    x = torch.randn(4, 6, 21)
+    with torch.no_grad():  # separating: the average of the two networks' masks
+        torch.testing.assert_close(net.eval().masks(x), (net.model(x) + net.dense(x)) / 2)
+    band, dense = net.train().masks(x)  # training: each network's own masks
+    torch.testing.assert_close(band, net.model._masks(x, None))
+    torch.testing.assert_close(dense, net.dense(x))
+    with pytest.raises(ValueError, match="dense_join"):
+        MaskNet("vpnn", 21, band_radius=2, dense_units=5, dense_join="sum")
+
+    losses = []
+    get_loss = SeparatorNet.get_loss
+
+    def spy(self, y_pred, y_true, X=None, training=False):
+        loss = get_loss(self, y_pred, y_true, X, training)
+        if isinstance(y_pred, tuple):  # the mean of the two networks' own losses
+            parts = [get_loss(self, p, y_true, X, training) for p in y_pred]
+            losses.append((loss.item(), (sum(parts) / 2).item(), [p.shape[-1] for p in y_pred]))
+        return loss
+
+    monkeypatch.setattr(SeparatorNet, "get_loss", spy)
+    sep = VPNNSeparator(band_radius=2, hidden_units=6, dense_units=8, dense_join="masks", band_bins=40,
+                        max_epochs=2, random_state=0)
+    pipe = make_pipeline(STFT(n_fft=256), sep, InverseSTFT()).fit(data.X, data.y)
+    assert losses and all(a == pytest.approx(b) and bins == [40, 129] for a, b, bins in losses)
+    out = pipe.transform(data.X)
+    path = tmp_path / "pair.safetensors"
+    save_model(pipe, path)
+    again = load_model(path)
+    assert again[1].get_params()["dense_join"] == "masks" and again[1].net_.module_.dense_join == "masks"
+    np.testing.assert_array_equal(again.transform(data.X), out)
+    hybrid = make_pipeline(STFT(n_fft=256), VPNNSeparator(band_radius=2, hidden_units=6, dense_units=8, band_bins=40,
+                                                          max_epochs=2, random_state=0), InverseSTFT())
+    assert not np.allclose(hybrid.fit(data.X, data.y).transform(data.X), out)  # not the outputs' sum
+
+
 @pytest.mark.parametrize("kind, mapping", [("vpnn", "color"), ("dnn", None)])
 def test_a_mask_net_pickled_before_dense_networks_existed_still_separates(kind, mapping):
     # FrameMasker reads the colour VPNN and the DNN through MaskNet.masks; a MaskNet
@@ -187,6 +228,8 @@ def test_band_parameters_are_validated_in_fit(data):
     for kw, match in ((dict(band_radius=-1), "band_radius"), (dict(band_bins=0), "band_bins"),
                       (dict(band_radius=2, mapping="color"), "band_radius"),
                       (dict(dense_units=8), "dense_units needs band_radius"), (dict(band_radius=2, dense_units=0),
-                                                                               "dense_units")):
+                                                                               "dense_units"),
+                      (dict(band_radius=2, dense_units=8, dense_join="sum"), "dense_join"),
+                      (dict(band_radius=2, dense_join="masks"), "dense_join='masks' needs dense_units")):
         with pytest.raises(ValueError, match=match):
             VPNNSeparator(max_epochs=1, **kw).fit(spec, data.y)

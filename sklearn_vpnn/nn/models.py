@@ -370,8 +370,12 @@ class MaskNet(nn.Module):
         training batch (None: every bin).
     dense_units : int or None, default=None
         With ``band_radius``: also a dense window :class:`VPNN` of this many units
-        per layer, whose outputs are added to the band network's before masking
-        (:attr:`dense`). None: the band network alone.
+        per layer (:attr:`dense`), joined as ``dense_join`` says. None: the band
+        network alone.
+    dense_join : {"outputs", "masks"}, default="outputs"
+        ``"outputs"``: the dense network's outputs are added to the band network's
+        before one masking layer. ``"masks"``: the average of the two networks'
+        masks (in training, see :meth:`masks`).
 
     Attributes
     ----------
@@ -402,7 +406,7 @@ class MaskNet(nn.Module):
 
     def __init__(self, kind, n_bins, n_sources=2, hidden_units=512, n_layers=3, activation="relu",
                  mapping=None, mean=None, scale=None, lo=0.0, hi=1.0, context_strides=(1,), stereo=False,
-                 band_radius=None, band_bins=None, dense_units=None):
+                 band_radius=None, band_bins=None, dense_units=None, dense_join="outputs"):
         super().__init__()
         check_choice(kind, "kind", _KINDS)
         if kind == "dnn" and mapping is not None:
@@ -419,6 +423,7 @@ class MaskNet(nn.Module):
             raise ValueError("stereo=True needs the window mapping or the DNN (the colour mapping reads one frame)")
         n_scales = len(self.context_strides) * (2 if self.stereo else 1)  # the other channel: more stacks
         self.dense = None
+        self.dense_join = check_choice(dense_join, "dense_join", ("outputs", "masks"))
         if dense_units is not None and band_radius is None:
             raise ValueError("dense_units needs band_radius (a band network to add the dense one to)")
         if band_radius is not None:
@@ -478,10 +483,17 @@ class MaskNet(nn.Module):
 
         Returns
         -------
-        torch.Tensor
-            ``(batch, n_sources, n_bins)`` masks, summing to one over sources.
+        torch.Tensor or tuple of torch.Tensor
+            ``(batch, n_sources, n_bins)`` masks, summing to one over sources; with
+            ``dense_join="masks"`` in training mode with gradients, the pair (band
+            masks, dense masks), for a loss on each (``SeparatorNet.get_loss``).
         """
         dense = getattr(self, "dense", None)  # a MaskNet pickled before dense networks existed has none
         if dense is None:
             return self.model(x)
-        return self.model(x, extra=dense.outputs(x))
+        if getattr(self, "dense_join", "outputs") == "outputs":
+            return self.model(x, extra=dense.outputs(x))
+        band, masks = self.model(x), dense(x)
+        if self.training and torch.is_grad_enabled():
+            return band, masks  # each network's own loss (SeparatorNet.get_loss)
+        return (band + masks) * 0.5

@@ -9,7 +9,7 @@ __all__ = []
 
 #: parameters added after models were saved, with the value that trains as those models were trained
 _ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False, "band_radius": None, "band_bins": 128,
-                 "dense_units": None}
+                 "dense_units": None, "dense_join": "outputs"}
 
 #: the STFT parameters that change the features a separator hears
 _STFT_FEATURE_FIELDS = ("n_fft", "hop_length", "window", "center", "sample_rate")
@@ -69,8 +69,13 @@ def _check_spectrogram(X, method):
 def _band_kwargs(separator):
     """:class:`~sklearn_vpnn.nn.MaskNet`'s band arguments of a separator: none for a dense network."""
     radius, dense = getattr(separator, "band_radius", None), getattr(separator, "dense_units", None)
+    if dense is None and getattr(separator, "dense_join", "outputs") != "outputs":
+        raise ValueError(f"dense_join={separator.dense_join!r} needs dense_units (a dense network to join)")
     if radius is None:
         if dense is not None:
             raise ValueError("dense_units needs band_radius (a band network to add the dense one to)")
         return {}
-    return {"band_radius": radius, "band_bins": separator.band_bins, "dense_units": dense}
+    kwargs = {"band_radius": radius, "band_bins": separator.band_bins, "dense_units": dense}
+    if dense is not None and separator.dense_join != "outputs":  # a model saved before the option reads as before
+        kwargs["dense_join"] = separator.dense_join
+    return kwargs

@@ -119,6 +119,32 @@ _COMMON_ATTRS_DOC = """
 """
 
 
+#: the band network's parameters of VPNNSeparator
+_BAND_PARAMS_DOC = """\
+    band_radius : int or None, default=None
+        None: the paper's dense network, every hidden unit reading every bin. An
+        int ``r``: a :class:`~sklearn_vpnn.nn.BandVPNN`, one small vector product
+        network of ``hidden_units`` units shared by every bin, reading the context
+        vectors of the ``2 r + 1`` bins around it (window mapping only).
+    band_bins : int, default=128
+        Band network only: the bins of each training batch whose masks are
+        computed and scored (random, the same for the batch's frames); a bin's
+        masks depend on its band alone, so this samples the loss at a fraction of
+        the cost. Separation always computes every bin.
+    dense_units : int or None, default=None
+        Band network only: also a dense window VPNN of this many units per layer
+        beside it, joined as ``dense_join`` says (the band network sees each bin's
+        neighbourhood, the dense one the whole spectrum). None: the band network
+        alone.
+    dense_join : {"outputs", "masks"}, default="outputs"
+        With ``dense_units``: how the two networks are joined. ``"outputs"``: one
+        network, their outputs added before one masking layer, trained on one loss.
+        ``"masks"``: an ensemble trained together, each network masking on its own
+        and trained on its own loss (their mean is the training loss), the
+        separator's masks the average of the two.
+"""
+
+
 #: what the VPNN's default context says about itself
 _VPNN_DEFAULT_NOTE = (
     "The default, with ``hidden_units=256``, is the recipe that scored best on\n"

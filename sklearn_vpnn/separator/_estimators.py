@@ -22,7 +22,7 @@ from ..spectral import LazySpectrogram, Spectrogram
 from ..spectral._deferred import DeferredSpectrogram
 from ._callbacks import make_callbacks
 from ._checks import _ADDED_PARAMS, _band_kwargs, _check_spectrogram, _resolve_device, _stft_mismatch
-from ._docs import _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
+from ._docs import _BAND_PARAMS_DOC, _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
 from ._inference import MaskedMixture, apply_masks, wiener
 from ._net import lighten, make_net, restore_net, seeded
@@ -307,22 +307,7 @@ class VPNNSeparator(_BaseSeparator):
     ----------
     mapping : {{"window", "color"}}, default="window"
         Real -> 3-D mapping: context window (WVPNN) or spectral colouring (CVPNN).
-    band_radius : int or None, default=None
-        None: the paper's dense network, every hidden unit reading every bin. An
-        int ``r``: a :class:`~sklearn_vpnn.nn.BandVPNN`, one small vector product
-        network of ``hidden_units`` units shared by every bin, reading the context
-        vectors of the ``2 r + 1`` bins around it (window mapping only).
-    band_bins : int, default=128
-        Band network only: the bins of each training batch whose masks are
-        computed and scored (random, the same for the batch's frames); a bin's
-        masks depend on its band alone, so this samples the loss at a fraction of
-        the cost. Separation always computes every bin.
-    dense_units : int or None, default=None
-        Band network only: also a dense window VPNN of this many units per layer
-        beside it, the two networks' outputs added before masking (the band network
-        sees each bin's neighbourhood, the dense one the whole spectrum). None: the
-        band network alone.
-{params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE, "phase_sensitive")}
+{_BAND_PARAMS_DOC}{params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE, "phase_sensitive")}
     Attributes
     ----------
 {_COMMON_ATTRS_DOC}
@@ -347,6 +332,7 @@ class VPNNSeparator(_BaseSeparator):
         "band_radius": [Interval(Integral, 0, None, closed="left"), None],
         "band_bins": [Interval(Integral, 1, None, closed="left")],
         "dense_units": [Interval(Integral, 1, None, closed="left"), None],
+        "dense_join": [StrOptions({"outputs", "masks"})],
     }
 
     def __init__(
@@ -355,6 +341,7 @@ class VPNNSeparator(_BaseSeparator):
         band_radius=None,
         band_bins=128,
         dense_units=None,
+        dense_join="outputs",
         context_strides=(1, 4, 16),
         hidden_units=256,
         n_layers=3,
@@ -385,6 +372,7 @@ class VPNNSeparator(_BaseSeparator):
         self.band_radius = band_radius
         self.band_bins = band_bins
         self.dense_units = dense_units
+        self.dense_join = dense_join
         self.context_strides = context_strides
         self.hidden_units = hidden_units
         self.n_layers = n_layers

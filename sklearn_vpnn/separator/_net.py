@@ -54,10 +54,14 @@ class SeparatorNet(NeuralNet):
     ``y_true[:, 0]`` is the mixture magnitude of the current frame and
     ``y_true[:, 1:]`` the source magnitudes, as the loss wants them; when a band
     network's training pass gave the masks of some bins only, the targets of those
-    bins. Parameters are skorch's ``NeuralNet``'s.
+    bins. Masks of two networks trained together (a ``MaskNet`` with
+    ``dense_join="masks"``) are scored each on its own, the loss their mean.
+    Parameters are skorch's ``NeuralNet``'s.
     """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        if isinstance(y_pred, tuple):  # an ensemble trained together: each network's own loss
+            return sum(self.get_loss(p, y_true, X, training) for p in y_pred) / len(y_pred)
         y_true = y_true.to(y_pred.device)
         bins = getattr(self.module_.model, "bins", None)
         if bins is not None and y_pred.shape[-1] != y_true.shape[-1]:
