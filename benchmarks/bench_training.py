@@ -7,6 +7,10 @@ FLOPs (as training runs it: the first layer on gathered windows,
 n_bins`` per head, its middle component) plus the backward pass's two products per
 layer (input and weight gradients; the first layer needs no input gradient). The
 GEMM rate is ``torch.mm`` on float32 matrices (``--gemm``, default 2048 x 2048 x 2048).
+A band network (``band_radius``) counts its per-bin network on the ``band_bins``
+bins a training batch scores (every bin for validation), ``12 * in * out`` per
+layer with ``in = K * (2 radius + 1)`` vectors for the first and ``4 * hidden *
+n_sources`` for the head; a dense network beside it (``dense_units``) adds its own.
 
 Two measurements:
 
@@ -46,6 +50,29 @@ def training_flops_per_frame(n_bins, hidden=256, n_layers=3, n_sources=2, n_scal
     return forward, forward + backward
 
 
+def band_training_flops_per_frame(n_bins, hidden, n_layers, n_sources, n_scales, radius, train_bins):
+    """GEMM FLOPs of one frame of a band VPNN: ``(forward of every bin, training on train_bins bins)``."""
+    sizes = [n_scales * (2 * radius + 1)] + [hidden] * n_layers
+    layers = [12 * i * o for i, o in zip(sizes[:-1], sizes[1:])]
+    per_bin = sum(layers) + 4 * hidden * n_sources
+    bins = n_bins if train_bins is None else min(train_bins, n_bins)
+    forward = bins * per_bin
+    return n_bins * per_bin, 3 * forward - bins * layers[0]
+
+
+def separator_flops_per_frame(sep, n_bins, n_sources):
+    """``(validation forward, training)`` GEMM FLOPs per frame of a VPNNSeparator's network (band, dense or both)."""
+    K = len(tuple(sep.context_strides)) * (2 if sep.stereo else 1)
+    if sep.band_radius is None:
+        return training_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, n_sources, K)
+    fwd, train = band_training_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, n_sources, K,
+                                               sep.band_radius, sep.band_bins)
+    if sep.dense_units is not None:
+        f, t = training_flops_per_frame(n_bins, sep.dense_units, sep.n_layers, n_sources, K)
+        fwd, train = fwd + f, train + t
+    return fwd, train
+
+
 def gemm_rate(n, repeats=5):
     """Median GFLOP/s of a float32 ``torch.mm`` of two n x n matrices."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -80,6 +107,7 @@ def bench_steps(params, n_tracks, seconds, repeats, rate):
     from sklearn_vpnn import STFT, VPNNSeparator
     from sklearn_vpnn.nn import DiscriminativeMSELoss, MaskNet
     from sklearn_vpnn.separator import FrameDataset
+    from sklearn_vpnn.separator._net import mask_loss
 
     sep = VPNNSeparator(**params)
     X, y = _clips(n_tracks, seconds)
@@ -90,8 +118,7 @@ def bench_steps(params, n_tracks, seconds, repeats, rate):
     strides = tuple(sep.context_strides)
     ds = FrameDataset(stft, [T] * (n_tracks * C), remix=sep.remix, gain_db=sep.gain_db,
                       eq_db=getattr(sep, "eq_db", 0.0), seed=0, context_strides=strides)
-    net = MaskNet("vpnn", F, S, sep.hidden_units, sep.n_layers, sep.activation, sep.mapping,
-                  context_strides=strides)
+    net = MaskNet(**sep._hyperparameters(F, S))  # as a fit builds it (band and dense networks included)
     loss_fn = DiscriminativeMSELoss(gamma=sep.gamma)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4, fused=True)  # as make_net trains
     avg = [p.detach().clone() for p in net.parameters()]
@@ -104,7 +131,7 @@ def bench_steps(params, n_tracks, seconds, repeats, rate):
 
     def forward():
         x, t = state["batch"]
-        state["loss"] = loss_fn(net(x), t[:, 0], t[:, 1:])
+        state["loss"] = mask_loss(loss_fn, net, net(x), t)  # as SeparatorNet scores it
 
     def backward():
         opt.zero_grad(set_to_none=True)
@@ -133,7 +160,7 @@ def bench_steps(params, n_tracks, seconds, repeats, rate):
     t_step = _time(step, repeats)
     t_avg = _time(average, repeats)
     t_whole = _time(whole, repeats)
-    _, train_flops = training_flops_per_frame(F, sep.hidden_units, sep.n_layers, S, len(strides))
+    _, train_flops = separator_flops_per_frame(sep, F, S)
     floor = B * train_flops / (rate * 1e9)
     rows = [("draw the batch (gather, augment, log)", t_draw), ("forward + loss", t_fwd),
             ("backward (incl. forward)", t_fb), ("Adam step", t_step), ("weight average", t_avg),
@@ -156,7 +183,7 @@ def bench_fit(params, n_tracks, seconds, epochs):
         if sep.validation_fraction > 0 else 0
     train_frames = (n_tracks - n_valid_tracks) * C * T
     valid_frames = n_valid_tracks * C * T
-    fwd, train = training_flops_per_frame(F, sep.hidden_units, sep.n_layers, 2, len(tuple(sep.context_strides)))
+    fwd, train = separator_flops_per_frame(sep, F, 2)
     epoch_flops = train_frames * train + valid_frames * fwd
     durs = [h["dur"] for h in sep.history_]
     return dict(wall=wall, epoch_dur=statistics.median(durs), train_frames=train_frames,

@@ -18,7 +18,7 @@ from skorch.helper import predefined_split
 from ..nn import DiscriminativeMSELoss, MaskNet
 from ._frames import _collate
 
-__all__ = ["SeparatorNet", "make_net", "restore_net", "lighten", "seeded"]
+__all__ = ["SeparatorNet", "mask_loss", "make_net", "restore_net", "lighten", "seeded"]
 
 
 @contextmanager
@@ -60,13 +60,36 @@ class SeparatorNet(NeuralNet):
     """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if isinstance(y_pred, tuple):  # an ensemble trained together: each network's own loss
-            return sum(self.get_loss(p, y_true, X, training) for p in y_pred) / len(y_pred)
-        y_true = y_true.to(y_pred.device)
-        bins = getattr(self.module_.model, "bins", None)
-        if bins is not None and y_pred.shape[-1] != y_true.shape[-1]:
-            y_true = y_true[..., bins]  # a band network's training pass on some bins (BandVPNN)
-        return self.criterion_(y_pred, y_true[:, 0], y_true[:, 1:])
+        return mask_loss(self.criterion_, self.module_, y_pred, y_true)
+
+
+def mask_loss(criterion, module, y_pred, y_true):
+    """The loss of a :class:`~sklearn_vpnn.nn.MaskNet`'s masks ``y_pred`` (see :class:`SeparatorNet`).
+
+    Parameters
+    ----------
+    criterion : callable
+        ``criterion(masks, mixture, sources)``, a
+        :class:`~sklearn_vpnn.nn.DiscriminativeMSELoss`.
+    module : MaskNet
+        The network that gave ``y_pred`` (its band network's ``bins``, if any).
+    y_pred : torch.Tensor or tuple of torch.Tensor
+        Its masks, or the pair of a band and a dense network trained together.
+    y_true : torch.Tensor
+        ``(batch, 1 + n_sources, n_bins)``: mixture, then source magnitudes.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss.
+    """
+    if isinstance(y_pred, tuple):  # an ensemble trained together: each network's own loss
+        return sum(mask_loss(criterion, module, p, y_true) for p in y_pred) / len(y_pred)
+    y_true = y_true.to(y_pred.device)
+    bins = getattr(module.model, "bins", None)
+    if bins is not None and y_pred.shape[-1] != y_true.shape[-1]:
+        y_true = y_true[..., bins]  # a band network's training pass on some bins (BandVPNN)
+    return criterion(y_pred, y_true[:, 0], y_true[:, 1:])
 
 
 def make_net(module_kwargs, *, gamma, lr, max_epochs, batch_size, seed, valid_ds=None,
