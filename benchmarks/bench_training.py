@@ -106,8 +106,7 @@ def bench_steps(params, n_tracks, seconds, repeats, rate):
     """Stage times of one training step (seconds, medians)."""
     from sklearn_vpnn import STFT, VPNNSeparator
     from sklearn_vpnn.nn import DiscriminativeMSELoss, MaskNet
-    from sklearn_vpnn.separator import FrameDataset
-    from sklearn_vpnn.separator._net import mask_loss
+    from sklearn_vpnn.separator import FrameDataset, mask_loss
 
     sep = VPNNSeparator(**params)
     X, y = _clips(n_tracks, seconds)

@@ -25,6 +25,6 @@ from ._callbacks import BestCheckpoint, TimeBudget, WeightAveraging
 from ._estimators import DNNSeparator, VPNNSeparator
 from ._frames import FrameDataset
 from ._frames import _collate  # noqa: F401  (joblib files saved before the split name it here)
-from ._net import SeparatorNet
+from ._net import SeparatorNet, mask_loss  # noqa: F401  (mask_loss: the loss as training scores it, for benchmarks)
 
 __all__ = ["VPNNSeparator", "DNNSeparator", "FrameDataset"]
