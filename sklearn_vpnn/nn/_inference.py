@@ -34,7 +34,9 @@ computes them without the copies a batch-at-a-time forward pass makes:
 
 The colour VPNN, the band VPNN (with its dense VPNN, if any) and the DNN go
 through their ordinary forward pass on gathered
-stacks, chunk by chunk (the same numbers as ``model(x)``).
+stacks, chunk by chunk (the same numbers as ``model(x)``), except the dense VPNN of
+a band network whose masks are averaged with it (``dense_join="masks"``): its masks
+come by the window VPNN's path.
 """
 
 import numpy as np
@@ -95,6 +97,8 @@ class FrameMasker:
         self.log_eps = float(log_eps)
         self.shift = bool(shift)
         self.window = isinstance(self.model, VPNN) and self.model.mapping == "window"
+        # a band and a dense network whose masks are averaged: the dense one by the window path
+        self.pair = getattr(net, "dense", None) is not None and getattr(net, "dense_join", "outputs") == "masks"
         self.stereo = bool(getattr(net, "stereo", False))
         self._buffers = {}
 
@@ -200,10 +204,13 @@ class FrameMasker:
         """
         other = feats if partner is None else partner  # read by stereo networks only
         if self.window:
-            return self._window_masks(feats, other, start, stop).cpu()
+            return self._window_masks(self.model, feats, other, start, stop).cpu()
         # ordinary forward pass on gathered stacks (a stereo network's: the other channel's after)
         rows = self._context_rows(start, stop)
         x = torch.cat([feats[rows], other[rows]], 1) if self.stereo else feats[rows]
+        if self.pair:  # MaskNet.masks, (band + dense) / 2, the dense network's masks by the window path
+            dense = self._window_masks(self.net.dense, feats, other, start, stop)
+            return dense.add_(self.model(x).permute(1, 2, 0)).mul_(0.5).cpu()
         return self.net.masks(x).permute(1, 2, 0).cpu()
 
     def _context_rows(self, start, stop, component_major=False):
@@ -220,14 +227,14 @@ class FrameMasker:
         t = torch.arange(start + self.pad, stop + self.pad, device=self.device)
         return t[:, None] + torch.tensor(offsets, device=self.device)
 
-    def _first_layer(self, feats, other, start, stop, out):
-        """The window VPNN's first layer for frames ``start:stop``, into ``out``.
+    def _first_layer(self, model, feats, other, start, stop, out):
+        """The window VPNN ``model``'s first layer for frames ``start:stop``, into ``out``.
 
         A stereo network reads ``other`` (the other channel's features) with the
         second half of its input stacks.
         """
-        layer = self.model.hidden[0]
-        H, F, b, p, K = layer.out_units, self.model.n_bins, stop - start, self.pad, len(self.strides)
+        layer = model.hidden[0]
+        H, F, b, p, K = layer.out_units, model.n_bins, stop - start, self.pad, len(self.strides)
         if not self.shift:  # gathered windows, (b, 3 * K * F) component-major rows
             rows = self._context_rows(start, stop, True).reshape(-1)
             if not self.stereo:
@@ -240,7 +247,7 @@ class FrameMasker:
             return layer._rows_into(x.view(b, -1), out)
         ox, oy, oz = out[:, :H], out[:, H : 2 * H], out[:, 2 * H :]
         groups = [(s, x) for x in ((feats, other) if self.stereo else (feats,)) for s in self.strides]
-        for k, ((s, x), wk) in enumerate(zip(groups, self._first_weights())):
+        for k, ((s, x), wk) in enumerate(zip(groups, self._first_weights(model))):
             # Q[r] = [W_x; W_y; W_z] x[frame start - s + r] for this stride's bins
             q = self._buffer("q", (b + 2 * s) * 3 * H).view(b + 2 * s, 3 * H)
             torch.mm(x[start + p - s : stop + p + s], wk.t(), out=q)
@@ -258,23 +265,22 @@ class FrameMasker:
             out.view(b, 3, H).add_(layer.bias.t())
         return out
 
-    def _first_weights(self):
+    def _first_weights(self, model):
         """Per stride, the first layer's ``[W_x; W_y; W_z]`` ``(3 H, n_bins)``, kept while the weights are unchanged."""
-        w = self.model.hidden[0].weight
+        w = model.hidden[0].weight
         key = (w.data_ptr(), None if w.is_inference() else w._version)
         if self._buffers.get("w_key") != key:
-            H, F = w.shape[0], self.model.n_bins
-            K = self.model.n_scales
+            H, F = w.shape[0], model.n_bins
+            K = model.n_scales
             w4 = w.detach().view(H, K, F, 3)
             self._buffers["w"] = [w4[:, k].permute(2, 0, 1).reshape(3 * H, F) for k in range(K)]
             self._buffers["w_key"] = key
         return self._buffers["w"]
 
-    def _window_masks(self, feats, other, start, stop):
-        model = self.model
+    def _window_masks(self, model, feats, other, start, stop):
         b, H = stop - start, model.hidden_units
         h = self._buffer("h0", b * 3 * H).view(b, 3 * H)
-        _activate_(model.act, self._first_layer(feats, other, start, stop, h))
+        _activate_(model.act, self._first_layer(model, feats, other, start, stop, h))
         for j, layer in enumerate(model.hidden[1:], 1):
             o = self._buffer(f"h{j % 2}", b * 3 * H).view(b, 3 * H)
             _activate_(model.act, layer._rows_into(h, o))
