@@ -11,10 +11,12 @@ Rows:
 * ``hpss``          librosa's harmonic/percussive separation, percussive = drums;
 * ``irm-oracle``    the ideal ratio mask computed from the true sources (upper bound
                     for masking with the mixture phase, same STFT);
-* ``wvpnn``         ``VPNNSeparator()`` with every default: the recipe (context
-                    strides (1, 4, 16), 256 vector units);
-* ``paper-wvpnn``   ``VPNNSeparator(context_strides=(1,), hidden_units=512, loss_target="magnitude")``: the
-                    paper's WVPNN (one (prev, cur, next) window, 512 units);
+* ``wvpnn``         ``VPNNSeparator()`` with every default: the recipe (a dense
+                    window VPNN of context strides (1, 4, 16) and 256 vector units,
+                    and a band network beside it, their masks averaged);
+* ``paper-wvpnn``   ``VPNNSeparator(band_radius=None, context_strides=(1,), hidden_units=512,
+                    loss_target="magnitude")``: the paper's WVPNN (one (prev, cur,
+                    next) window, 512 units);
 * ``cvpnn``         ``VPNNSeparator(mapping="color")``;
 * ``dnn``           ``DNNSeparator()`` (its defaults: 512 units, one window);
 * ``openunmix``     the Open-Unmix network with its own recipe
@@ -93,7 +95,8 @@ def make_separator(name, **kw):
     from sklearn_vpnn import DNNSeparator, VPNNSeparator
 
     return {"wvpnn": lambda: VPNNSeparator(**kw),
-            "paper-wvpnn": lambda: VPNNSeparator(context_strides=(1,), hidden_units=512, loss_target="magnitude", **kw),
+            "paper-wvpnn": lambda: VPNNSeparator(band_radius=None, context_strides=(1,), hidden_units=512,
+                                                 loss_target="magnitude", **kw),
             "cvpnn": lambda: VPNNSeparator(mapping="color", **kw),
             "dnn": lambda: DNNSeparator(**kw)}[name]()
 
@@ -128,7 +131,8 @@ def _config(sep):
 def flops_per_frame(sep, n_bins):
     """``(forward, forward + backward)`` GEMM FLOPs of one frame of ``sep``'s network.
 
-    Window VPNN: ``bench_training.training_flops_per_frame``. Colour VPNN: the same
+    Window VPNN: ``bench_training.separator_flops_per_frame`` (its dense and band
+    networks). Colour VPNN: ``bench_training.training_flops_per_frame``
     with one stack, plus full heads (all three components, ``12 * hidden * n_bins``
     per head, where the window mapping computes the middle one alone). DNN: ``2 * in
     * out`` per dense layer and head, backward twice the forward minus the first
@@ -136,6 +140,8 @@ def flops_per_frame(sep, n_bins):
     """
     kind, mapping, strides, p = _config(sep)
     S, H, L = len(p["sources"]), p["hidden_units"], p["n_layers"]
+    if kind == "vpnn" and mapping == "window":
+        return _sibling("bench_training").separator_flops_per_frame(sep, n_bins, S)
     if kind == "vpnn":
         fwd, train = _sibling("bench_training").training_flops_per_frame(n_bins, H, L, S, len(strides))
         if mapping == "color":
@@ -180,7 +186,7 @@ def step_costs(seps, n_bins=513, repeats=15):
     import torch
 
     from sklearn_vpnn.nn import DiscriminativeMSELoss, MaskNet
-    from sklearn_vpnn.separator import FrameDataset
+    from sklearn_vpnn.separator import FrameDataset, mask_loss
 
     gen = torch.Generator().manual_seed(0)
     S = torch.randn(2, 8, 400, n_bins, dtype=torch.complex64, generator=gen)
@@ -189,8 +195,7 @@ def step_costs(seps, n_bins=513, repeats=15):
         kind, mapping, strides, p = _config(sep)
         ds = FrameDataset(S, [400] * 8, remix=p["remix"], gain_db=p["gain_db"], seed=0,
                           context_strides=strides, eq_db=p["eq_db"], pitch_shift=p["pitch_shift"])
-        net = MaskNet(kind, n_bins, 2, p["hidden_units"], p["n_layers"], p["activation"], mapping,
-                      context_strides=strides)
+        net = MaskNet(**sep._hyperparameters(n_bins, 2))  # as its fit builds it (band network included)
         runs[name] = (ds, net, torch.optim.Adam(net.parameters(), p["lr"]), DiscriminativeMSELoss(p["gamma"]),
                       [t.detach().clone() for t in net.parameters()], p["batch_size"])
     times = {k: [] for k in runs}
@@ -198,7 +203,7 @@ def step_costs(seps, n_bins=513, repeats=15):
         for k, (ds, net, opt, loss_fn, avg, B) in runs.items():
             t = time.perf_counter()
             feats, target = ds.batch(torch.randint(len(ds), (B,), generator=gen).tolist())
-            loss = loss_fn(net(feats), target[:, 0], target[:, 1:])
+            loss = mask_loss(loss_fn, net, net(feats), target)  # as SeparatorNet scores it
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -451,7 +456,8 @@ def main(argv=None):
         info[name] = {"loaded": str(path), "train_seconds": secs if secs is not None else
                       (sum(h["dur"] for h in sep.history_ if "dur" in h) if getattr(sep, "history_", None)
                        else None), "params": {k: v for k, v in sep.get_params().items()
-                                              if k in ("mapping", "context_strides", "hidden_units")}}
+                                              if k in ("mapping", "context_strides", "hidden_units", "band_radius",
+                                                       "band_units")}}
     rates.append(gemm_rate(2048))  # again after training: the machine may have changed
     rate = float(np.mean(rates))
     for name, pipe in pipes.items():

@@ -7,10 +7,10 @@ FLOPs (as training runs it: the first layer on gathered windows,
 n_bins`` per head, its middle component) plus the backward pass's two products per
 layer (input and weight gradients; the first layer needs no input gradient). The
 GEMM rate is ``torch.mm`` on float32 matrices (``--gemm``, default 2048 x 2048 x 2048).
-A band network (``band_radius``) counts its per-bin network on the ``band_bins``
-bins a training batch scores (every bin for validation), ``12 * in * out`` per
-layer with ``in = K * (2 radius + 1)`` vectors for the first and ``4 * hidden *
-n_sources`` for the head; a dense network beside it (``dense_units``) adds its own.
+A band network (``band_radius``, the default's second network) counts its per-bin
+network on the ``band_bins`` bins a training batch scores (every bin for
+validation), ``12 * in * out`` per layer with ``in = K * (2 radius + 1)`` vectors
+for the first and ``4 * band_units * n_sources`` for the head.
 
 Two measurements:
 
@@ -61,14 +61,14 @@ def band_training_flops_per_frame(n_bins, hidden, n_layers, n_sources, n_scales,
 
 
 def separator_flops_per_frame(sep, n_bins, n_sources):
-    """``(validation forward, training)`` GEMM FLOPs per frame of a VPNNSeparator's network (band, dense or both)."""
+    """``(validation forward, training)`` GEMM FLOPs per frame of a VPNNSeparator's networks (dense, band or both)."""
     K = len(tuple(sep.context_strides)) * (2 if sep.stereo else 1)
-    if sep.band_radius is None:
-        return training_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, n_sources, K)
-    fwd, train = band_training_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, n_sources, K,
-                                               sep.band_radius, sep.band_bins)
-    if sep.dense_units is not None:
-        f, t = training_flops_per_frame(n_bins, sep.dense_units, sep.n_layers, n_sources, K)
+    fwd = train = 0
+    if sep.hidden_units is not None:
+        fwd, train = training_flops_per_frame(n_bins, sep.hidden_units, sep.n_layers, n_sources, K)
+    if sep.band_radius is not None:
+        f, t = band_training_flops_per_frame(n_bins, sep.band_units, sep.n_layers, n_sources, K,
+                                             sep.band_radius, sep.band_bins)
         fwd, train = fwd + f, train + t
     return fwd, train
 

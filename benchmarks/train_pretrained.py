@@ -34,7 +34,9 @@ import numpy as np
 #: (7 s clips, songs of a minute), so the frames are cached on disk, one track at a time:
 #: the in-memory cache pads every track to the longest (12 GB here) and the same seed
 #: gives the same model either way.
-RECIPE = {"context_strides": (1, 4, 16), "hidden_units": 256, "patience": None, "cache": "disk"}
+# the shipped model is the dense network alone (band_radius=None; trained before the band network existed)
+RECIPE = {"band_radius": None, "context_strides": (1, 4, 16), "hidden_units": 256, "patience": None,
+          "cache": "disk"}
 LICENCE = (
     "Weights trained on MUSDB18 (7-second clips; non-commercial research use only, "
     "https://sigsep.github.io/datasets/musdb.html) and MDB Drums / MedleyDB "

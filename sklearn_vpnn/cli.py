@@ -100,10 +100,10 @@ def build_parser():
         p.add_argument("--model", dest="model_kind", choices=["vpnn", "dnn"], default="vpnn",
                        help="vector product network or the real-valued DNN baseline")
         p.add_argument("--mapping", choices=["window", "color"], default=None,
-                       help="VPNN real-to-3-D mapping: context window (WVPNN) or spectral colour "
-                            "(CVPNN); default window")
+                       help="VPNN real-to-3-D mapping: context window (WVPNN, with the band network "
+                            "beside it) or spectral colour (CVPNN, alone); default window")
         p.add_argument("--hidden-units", type=_number("--hidden-units", "count"), default=hidden_default,
-                       help="units per hidden layer" + ("" if hidden_default else
+                       help="units per hidden layer of the dense network" + ("" if hidden_default else
                                                          " (default: the separator's, 256 for the VPNN)"))
         p.add_argument("--device", **device)
         p.add_argument("--seed", type=int, default=0, help="random seed (data, weights, shuffling)")

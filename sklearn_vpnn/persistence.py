@@ -305,7 +305,7 @@ def load_model(path, *, device="cpu"):
     """
     from sklearn.pipeline import Pipeline
 
-    from .separator._checks import _ADDED_PARAMS
+    from .separator._checks import _upgrade_params
 
     description, tensors = _read(path)
     description = _decode(description)
@@ -317,7 +317,8 @@ def load_model(path, *, device="cpu"):
             raise ModelFileError(f"{path}: unknown step class {spec.get('class')!r}; a model file "
                                  f"holds only {sorted(classes)}")
         known = cls().get_params(deep=False)  # parameters newer than the file: their old behaviour
-        params = {**{k: v for k, v in _ADDED_PARAMS.items() if k in known}, **spec["params"]}
+        params = {k: v for k, v in _upgrade_params(spec["params"]).items()
+                  if k in known or k in spec["params"]}
         unknown = set(params) - set(known)
         if unknown:
             raise ModelFileError(f"{path}: step {spec['name']!r} has unknown parameters {sorted(unknown)} "

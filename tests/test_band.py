@@ -139,7 +139,7 @@ def test_the_separator_trains_a_band_network_on_some_bins_and_saves_it(data, tmp
         return get_loss(self, y_pred, y_true, X, training)
 
     monkeypatch.setattr(SeparatorNet, "get_loss", spy)
-    sep = VPNNSeparator(band_radius=2, band_bins=40, hidden_units=6, max_epochs=2, random_state=0)
+    sep = VPNNSeparator(band_radius=2, band_bins=40, band_units=6, hidden_units=None, max_epochs=2, random_state=0)
     pipe = make_pipeline(STFT(n_fft=256), sep, InverseSTFT()).fit(data.X, data.y)
     assert isinstance(sep.net_.module_.model, BandVPNN)
     assert sep.net_.module_.model.radius == 2
@@ -153,8 +153,8 @@ def test_the_separator_trains_a_band_network_on_some_bins_and_saves_it(data, tmp
     assert again[1].get_params()["band_radius"] == 2
     np.testing.assert_array_equal(again.transform(data.X), out)
     # the same seed, the same model
-    twin = make_pipeline(STFT(n_fft=256), VPNNSeparator(band_radius=2, band_bins=40, hidden_units=6, max_epochs=2,
-                                                        random_state=0), InverseSTFT()).fit(data.X, data.y)
+    twin = make_pipeline(STFT(n_fft=256), VPNNSeparator(band_radius=2, band_bins=40, band_units=6, hidden_units=None,
+                                                        max_epochs=2, random_state=0), InverseSTFT()).fit(data.X, data.y)
     np.testing.assert_array_equal(twin.transform(data.X), out)
 
 
@@ -169,7 +169,8 @@ def test_a_dense_network_beside_the_band_network_adds_its_outputs(data):
         torch.testing.assert_close(net.masks(x), y)
         band, dense = net.model.eval()(x), net.dense(x)
         assert not torch.allclose(net.masks(x), band) and not torch.allclose(net.masks(x), dense)
-    sep = VPNNSeparator(band_radius=2, hidden_units=6, dense_units=8, band_bins=40, max_epochs=1, random_state=0)
+    sep = VPNNSeparator(band_radius=2, band_units=6, hidden_units=8, band_join="outputs", band_bins=40, max_epochs=1,
+                        random_state=0)
     pipe = make_pipeline(STFT(n_fft=256), sep, InverseSTFT()).fit(data.X, data.y)
     assert sep.net_.module_.dense.hidden_units == 8
     assert pipe.transform(data.X).shape == (5, 2, 1, data.X.shape[-1])
@@ -201,18 +202,18 @@ def test_two_networks_trained_together_each_on_its_own_loss_average_their_masks(
         return loss
 
     monkeypatch.setattr(SeparatorNet, "get_loss", spy)
-    sep = VPNNSeparator(band_radius=2, hidden_units=6, dense_units=8, dense_join="masks", band_bins=40,
-                        max_epochs=2, random_state=0)
+    sep = VPNNSeparator(band_radius=2, band_units=6, hidden_units=8, band_bins=40, max_epochs=2, random_state=0)
     pipe = make_pipeline(STFT(n_fft=256), sep, InverseSTFT()).fit(data.X, data.y)
     assert losses and all(a == pytest.approx(b) and bins == [40, 129] for a, b, bins in losses)
     out = pipe.transform(data.X)
     path = tmp_path / "pair.safetensors"
     save_model(pipe, path)
     again = load_model(path)
-    assert again[1].get_params()["dense_join"] == "masks" and again[1].net_.module_.dense_join == "masks"
+    assert again[1].get_params()["band_join"] == "masks" and again[1].net_.module_.dense_join == "masks"
     np.testing.assert_array_equal(again.transform(data.X), out)
-    hybrid = make_pipeline(STFT(n_fft=256), VPNNSeparator(band_radius=2, hidden_units=6, dense_units=8, band_bins=40,
-                                                          max_epochs=2, random_state=0), InverseSTFT())
+    hybrid = make_pipeline(STFT(n_fft=256), VPNNSeparator(band_radius=2, band_units=6, hidden_units=8, band_bins=40,
+                                                          band_join="outputs", max_epochs=2, random_state=0),
+                           InverseSTFT())
     assert not np.allclose(hybrid.fit(data.X, data.y).transform(data.X), out)  # not the outputs' sum
 
 
@@ -231,10 +232,44 @@ def test_a_mask_net_pickled_before_dense_networks_existed_still_separates(kind, 
 def test_band_parameters_are_validated_in_fit(data):
     spec = STFT(n_fft=256).fit_transform(data.X)
     for kw, match in ((dict(band_radius=-1), "band_radius"), (dict(band_bins=0), "band_bins"),
-                      (dict(band_radius=2, mapping="color"), "band_radius"),
-                      (dict(dense_units=8), "dense_units needs band_radius"), (dict(band_radius=2, dense_units=0),
-                                                                               "dense_units"),
-                      (dict(band_radius=2, dense_units=8, dense_join="sum"), "dense_join"),
-                      (dict(band_radius=2, dense_join="masks"), "dense_join='masks' needs dense_units")):
+                      (dict(band_units=0), "band_units"), (dict(band_join="sum"), "band_join"),
+                      (dict(band_radius=None, hidden_units=None), "hidden_units=None needs a band network"),
+                      (dict(mapping="color", hidden_units=None), "hidden_units=None needs a band network"),
+                      (dict(hidden_units=0), "hidden_units")):
         with pytest.raises(ValueError, match=match):
             VPNNSeparator(max_epochs=1, **kw).fit(spec, data.y)
+
+
+def test_the_default_separator_is_a_band_and_a_dense_network_whose_masks_are_averaged():
+    hyper = VPNNSeparator()._hyperparameters(513, 2)
+    net = MaskNet(**hyper)
+    assert isinstance(net.model, BandVPNN) and net.model.hidden_units == 32 and net.model.radius == 4
+    assert net.dense.hidden_units == 256 and net.dense_join == "masks"
+    # the paper's dense network alone, as before the band network existed
+    dense = MaskNet(**VPNNSeparator(band_radius=None)._hyperparameters(513, 2))
+    assert dense.dense is None and dense.model.hidden_units == 256 and not isinstance(dense.model, BandVPNN)
+    # the colour VPNN reads one frame: it trains alone, whatever band_radius says (as for context_strides)
+    color = MaskNet(**VPNNSeparator(mapping="color")._hyperparameters(513, 2))
+    assert color.dense is None and color.color and color.model.mapping == "color"
+
+
+def test_band_separators_saved_before_band_units_existed_read_as_they_were_trained():
+    from sklearn_vpnn.separator._checks import _upgrade_params
+
+    # 2026-12-03: hidden_units were the band network's, dense_units the dense one's
+    old = _upgrade_params({"band_radius": 4, "hidden_units": 32, "band_bins": 128, "dense_units": 256})
+    assert (old["band_units"], old["hidden_units"], old["band_join"]) == (32, 256, "outputs")
+    alone = _upgrade_params({"band_radius": 4, "hidden_units": 32, "band_bins": 128, "dense_units": None})
+    assert (alone["band_units"], alone["hidden_units"]) == (32, None)
+    dense = _upgrade_params({"band_radius": None, "hidden_units": 256, "dense_units": None})
+    assert dense["band_radius"] is None and dense["hidden_units"] == 256 and "dense_units" not in dense
+    # from before band networks: the dense network, trained as it was
+    older = _upgrade_params({"hidden_units": 512})
+    assert older["band_radius"] is None and older["loss_target"] == "magnitude"
+    sep = VPNNSeparator()
+    state = {k: v for k, v in sep.__getstate__().items() if k not in ("band_units", "band_join")}
+    state.update(band_radius=4, hidden_units=32, dense_units=256)
+    again = VPNNSeparator.__new__(VPNNSeparator)
+    again.__setstate__(state)  # a pickle of 2026-12-03
+    params = again.get_params()
+    assert (params["band_units"], params["hidden_units"], params["band_join"]) == (32, 256, "outputs")

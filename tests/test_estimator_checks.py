@@ -53,7 +53,8 @@ ESTIMATORS = [
     InverseSTFT(),
     VPNNSeparator(),
     VPNNSeparator(mapping="color"),
-    VPNNSeparator(band_radius=4),
+    VPNNSeparator(band_radius=None),
+    VPNNSeparator(hidden_units=None, band_join="outputs"),
     DNNSeparator(),
 ]
 

@@ -130,7 +130,8 @@ def test_non_finite_values_are_refused(stereo):
     X = _mixtures(2, [6000])
     sep = copy.deepcopy(stereo[1])
     with torch.no_grad():
-        sep.net_.module_.model.heads[0].weight.fill_(float("nan"))
+        for weight in sep.net_.module_.parameters():  # every network of the model
+            weight.fill_(float("nan"))
     spec = sep.transform(stereo[0].transform(X))
     with pytest.raises(ValueError, match="NaN or infinite"):
         stereo[2].transform(spec)

@@ -32,6 +32,8 @@ def test_bundled_model_is_the_documented_recipe_and_small():
     pipe = load_pretrained("drums")
     sep = pipe[1]
     assert sep.context_strides == (1, 4, 16) and sep.hidden_units == 256
+    # its file predates the band network: the dense network alone, as it was trained
+    assert sep.band_radius is None and sep.net_.module_.dense is None
     assert pipe[0].sample_rate == 44100
     assert pretrained_path("drums").stat().st_size <= 25 * 2**20
 

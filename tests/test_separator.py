@@ -118,9 +118,11 @@ def test_fitted_net_builds_its_module_from_module_params(fitted_pipe):
     assert {name for name, _ in module.named_buffers()} >= {"mean", "scale", "lo", "hi"}
     torch.testing.assert_close(module.mean, net.module__mean)
     assert module.mean.data_ptr() != net.module__mean.data_ptr()  # a copy, not shared
+    # the default: a band network (MaskNet's model) and the dense network of hidden_units beside it
     assert fitted_pipe[1]._module_kwargs() == dict(
-        kind="vpnn", n_bins=129, n_sources=2, hidden_units=24, n_layers=2, activation="relu",
-        mapping="window", context_strides=(1, 4, 16), stereo=False)
+        kind="vpnn", n_bins=129, n_sources=2, hidden_units=32, n_layers=2, activation="relu",
+        mapping="window", context_strides=(1, 4, 16), stereo=False, band_radius=4, band_bins=128,
+        dense_units=24, dense_join="masks")
 
 
 def test_clone_is_unfitted_with_same_params(fitted_pipe):
@@ -329,9 +331,10 @@ def test_default_recipe_is_multiscale_and_colour_ignores_strides():
 
     assert VPNNSeparator().context_strides == (1, 4, 16)
     assert VPNNSeparator().hidden_units == 256
+    assert (VPNNSeparator().band_radius, VPNNSeparator().band_units, VPNNSeparator().band_join) == (4, 32, "masks")
     d = make_drum_mixtures(n_tracks=2, duration=0.5, random_state=0)
-    pipe = make_pipeline(STFT(n_fft=256), VPNNSeparator(mapping="color", hidden_units=8, max_epochs=1,
-                                                        random_state=0), InverseSTFT())
+    pipe = make_pipeline(STFT(n_fft=256), VPNNSeparator(mapping="color", hidden_units=8,
+                                                        max_epochs=1, random_state=0), InverseSTFT())
     pipe.fit(d.X, d.y)
     assert pipe[1].net_.module_.context_strides == (1,)
 

@@ -8,8 +8,25 @@ from ..spectral import LazySpectrogram, Spectrogram
 __all__ = []
 
 #: parameters added after models were saved, with the value that trains as those models were trained
-_ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False, "band_radius": None, "band_bins": 128,
-                 "dense_units": None, "dense_join": "outputs"}
+_ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False, "band_radius": None, "band_units": 32,
+                 "band_bins": 128, "band_join": "outputs"}
+
+
+def _upgrade_params(params):
+    """A separator's parameters (or pickled state) saved by an older release, as this one reads them.
+
+    Parameters the file predates get their old behaviour (:data:`_ADDED_PARAMS`).
+    Band networks of the release of 2026-12-03 named their units ``hidden_units``
+    and the dense network beside them ``dense_units``; here the band network's are
+    ``band_units`` and ``hidden_units`` are always the dense network's.
+    """
+    params = dict(params)
+    if "dense_units" in params:  # 2026-12-03: hidden_units were the band network's
+        dense = params.pop("dense_units")
+        if params.get("band_radius") is not None:
+            params["band_units"], params["hidden_units"] = params.get("hidden_units"), dense
+    return {**_ADDED_PARAMS, **params}
+
 
 #: the STFT parameters that change the features a separator hears
 _STFT_FEATURE_FIELDS = ("n_fft", "hop_length", "window", "center", "sample_rate")
@@ -67,15 +84,21 @@ def _check_spectrogram(X, method):
 
 
 def _band_kwargs(separator):
-    """:class:`~sklearn_vpnn.nn.MaskNet`'s band arguments of a separator: none for a dense network."""
-    radius, dense = getattr(separator, "band_radius", None), getattr(separator, "dense_units", None)
-    if dense is None and getattr(separator, "dense_join", "outputs") != "outputs":
-        raise ValueError(f"dense_join={separator.dense_join!r} needs dense_units (a dense network to join)")
+    """:class:`~sklearn_vpnn.nn.MaskNet`'s network arguments of a separator: its units, and its band network's.
+
+    A separator's ``hidden_units`` are its dense network's; MaskNet's model is the
+    band network when there is one, the dense network beside it (``dense_units``).
+    """
+    radius, hidden = getattr(separator, "band_radius", None), separator.hidden_units
+    if getattr(separator, "mapping", "window") == "color":  # reads one frame: no band network (as for strides)
+        radius = None
     if radius is None:
-        if dense is not None:
-            raise ValueError("dense_units needs band_radius (a band network to add the dense one to)")
-        return {}
-    kwargs = {"band_radius": radius, "band_bins": separator.band_bins, "dense_units": dense}
-    if dense is not None and separator.dense_join != "outputs":  # a model saved before the option reads as before
-        kwargs["dense_join"] = separator.dense_join
+        if hidden is None:
+            raise ValueError("hidden_units=None needs a band network (band_radius, with the window mapping): "
+                             "without a dense network it is the only network to train")
+        return {"hidden_units": hidden}
+    kwargs = {"hidden_units": separator.band_units, "band_radius": radius, "band_bins": separator.band_bins,
+              "dense_units": hidden}
+    if hidden is not None and separator.band_join != "outputs":  # a model file of 2026-12-03 reads as before
+        kwargs["dense_join"] = separator.band_join
     return kwargs

@@ -10,8 +10,8 @@ _COMMON_PARAMS_DOC = """
         times the inputs. The colour mapping reads the current frame only and
         ignores it.
         {strides_note}
-    hidden_units : int, default={hidden}
-        Units in each hidden layer (vector units for the VPNN).
+    hidden_units : {hidden_type}, default={hidden}
+        Units in each hidden layer (vector units for the VPNN){hidden_note}.
     n_layers : int, default=3
         Number of hidden layers.
     activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}, default="relu"
@@ -121,38 +121,43 @@ _COMMON_ATTRS_DOC = """
 
 #: the band network's parameters of VPNNSeparator
 _BAND_PARAMS_DOC = """\
-    band_radius : int or None, default=None
-        None: the paper's dense network, every hidden unit reading every bin. An
-        int ``r``: a :class:`~sklearn_vpnn.nn.BandVPNN`, one small vector product
-        network of ``hidden_units`` units shared by every bin, reading the context
-        vectors of the ``2 r + 1`` bins around it (window mapping only).
+    band_radius : int or None, default=4
+        A :class:`~sklearn_vpnn.nn.BandVPNN` beside the dense network: one small
+        vector product network of ``band_units`` units shared by every bin, reading
+        the context vectors of the ``2 r + 1`` bins around it. None: no band
+        network, the paper's dense network alone, every hidden unit reading every
+        bin. The colour mapping reads the current frame only and ignores it (the
+        colour VPNN trains alone), as it ignores ``context_strides``.
+    band_units : int, default=32
+        Vector units in each hidden layer of the band network.
     band_bins : int, default=128
-        Band network only: the bins of each training batch whose masks are
-        computed and scored (random, the same for the batch's frames); a bin's
-        masks depend on its band alone, so this samples the loss at a fraction of
-        the cost. Separation always computes every bin.
-    dense_units : int or None, default=None
-        Band network only: also a dense window VPNN of this many units per layer
-        beside it, joined as ``dense_join`` says (the band network sees each bin's
-        neighbourhood, the dense one the whole spectrum). None: the band network
-        alone.
-    dense_join : {"outputs", "masks"}, default="outputs"
-        With ``dense_units``: how the two networks are joined. ``"outputs"``: one
-        network, their outputs added before one masking layer, trained on one loss.
-        ``"masks"``: an ensemble trained together, each network masking on its own
-        and trained on its own loss (their mean is the training loss), the
-        separator's masks the average of the two.
+        The bins of each training batch whose band-network masks are computed and
+        scored (random, the same for the batch's frames); a bin's masks depend on
+        its band alone, so this samples the loss at a fraction of the cost.
+        Separation always computes every bin.
+    band_join : {"masks", "outputs"}, default="masks"
+        How the band network and the dense one (``hidden_units``) are joined.
+        ``"masks"``: an ensemble trained in one fit, each network masking on its
+        own and scored on its own loss (the training loss is their mean), the
+        separator's masks the average of the two. ``"outputs"``: one network,
+        their outputs added before one masking layer, trained on one loss.
 """
 
 
 #: what the VPNN's default context says about itself
 _VPNN_DEFAULT_NOTE = (
-    "The default, with ``hidden_units=256``, is the recipe that scored best on\n"
-    "        MUSDB18-7 valid (see the results page); ``context_strides=(1,),\n"
-    "        hidden_units=512, loss_target=\"magnitude\"`` is the paper's WVPNN exactly.")
+    "The default, with ``hidden_units=256`` and a band network beside it, is the\n"
+    "        recipe that scored best on MUSDB18-7 valid (see the results page);\n"
+    "        ``band_radius=None, context_strides=(1,), hidden_units=512,\n"
+    "        loss_target=\"magnitude\"`` is the paper's WVPNN exactly.")
+
+#: the VPNN's dense network may be left out
+_VPNN_HIDDEN_NOTE = (" of the dense network (the paper's: every unit reads every bin); None:\n"
+                     "        no dense network, the band network alone")
 
 
-def params_doc(strides, hidden, strides_note="", loss_target="magnitude"):
+def params_doc(strides, hidden, strides_note="", loss_target="magnitude", hidden_type="int", hidden_note=""):
     """:data:`_COMMON_PARAMS_DOC` with one estimator's defaults filled in."""
-    return (_COMMON_PARAMS_DOC.replace("{strides}", strides).replace("{hidden}", hidden)
+    return (_COMMON_PARAMS_DOC.replace("{strides}", strides).replace("{hidden_type}", hidden_type)
+            .replace("{hidden_note}", hidden_note).replace("{hidden}", hidden)
             .replace("{strides_note}", strides_note).replace("{loss_target}", loss_target))

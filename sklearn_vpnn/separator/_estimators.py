@@ -21,8 +21,8 @@ from ..nn import ACTIVATIONS, check_strides
 from ..spectral import LazySpectrogram, Spectrogram
 from ..spectral._deferred import DeferredSpectrogram
 from ._callbacks import make_callbacks
-from ._checks import _ADDED_PARAMS, _band_kwargs, _check_spectrogram, _resolve_device, _stft_mismatch
-from ._docs import _BAND_PARAMS_DOC, _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, params_doc
+from ._checks import _band_kwargs, _check_spectrogram, _resolve_device, _stft_mismatch, _upgrade_params
+from ._docs import _BAND_PARAMS_DOC, _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, _VPNN_HIDDEN_NOTE, params_doc
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
 from ._inference import MaskedMixture, apply_masks, wiener
 from ._net import lighten, make_net, restore_net, seeded
@@ -37,7 +37,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
     _kind = None
 
     def __setstate__(self, state):  # pickles from before a parameter existed: its old behaviour
-        super().__setstate__({**_ADDED_PARAMS, **state})
+        super().__setstate__(_upgrade_params(state))
 
     _parameter_constraints = {
         "hidden_units": [Interval(Integral, 1, None, closed="left")],
@@ -171,8 +171,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
 
     def _hyperparameters(self, n_bins, n_sources):
         """:class:`~sklearn_vpnn.nn.MaskNet`'s arguments that the data do not learn."""
-        return dict(kind=self._kind, n_bins=int(n_bins), n_sources=int(n_sources),
-                    hidden_units=self.hidden_units, n_layers=self.n_layers,
+        return dict(kind=self._kind, n_bins=int(n_bins), n_sources=int(n_sources), n_layers=self.n_layers,
                     context_strides=self._context_strides(), stereo=bool(self.stereo),
                     activation=self.activation, mapping=getattr(self, "mapping", None),
                     **_band_kwargs(self))
@@ -307,7 +306,8 @@ class VPNNSeparator(_BaseSeparator):
     ----------
     mapping : {{"window", "color"}}, default="window"
         Real -> 3-D mapping: context window (WVPNN) or spectral colouring (CVPNN).
-{_BAND_PARAMS_DOC}{params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE, "phase_sensitive")}
+{_BAND_PARAMS_DOC}{params_doc("(1, 4, 16)", "256", _VPNN_DEFAULT_NOTE, "phase_sensitive", "int or None",
+                               _VPNN_HIDDEN_NOTE)}
     Attributes
     ----------
 {_COMMON_ATTRS_DOC}
@@ -329,19 +329,20 @@ class VPNNSeparator(_BaseSeparator):
     _parameter_constraints = {
         **_BaseSeparator._parameter_constraints,
         "mapping": [StrOptions({"window", "color"})],
+        "hidden_units": [Interval(Integral, 1, None, closed="left"), None],
         "band_radius": [Interval(Integral, 0, None, closed="left"), None],
+        "band_units": [Interval(Integral, 1, None, closed="left")],
         "band_bins": [Interval(Integral, 1, None, closed="left")],
-        "dense_units": [Interval(Integral, 1, None, closed="left"), None],
-        "dense_join": [StrOptions({"outputs", "masks"})],
+        "band_join": [StrOptions({"masks", "outputs"})],
     }
 
     def __init__(
         self,
         mapping="window",
-        band_radius=None,
+        band_radius=4,
+        band_units=32,
         band_bins=128,
-        dense_units=None,
-        dense_join="outputs",
+        band_join="masks",
         context_strides=(1, 4, 16),
         hidden_units=256,
         n_layers=3,
@@ -370,9 +371,9 @@ class VPNNSeparator(_BaseSeparator):
     ):
         self.mapping = mapping
         self.band_radius = band_radius
+        self.band_units = band_units
         self.band_bins = band_bins
-        self.dense_units = dense_units
-        self.dense_join = dense_join
+        self.band_join = band_join
         self.context_strides = context_strides
         self.hidden_units = hidden_units
         self.n_layers = n_layers
