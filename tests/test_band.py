@@ -56,6 +56,21 @@ def test_a_bins_masks_depend_on_its_band_alone():
     assert not torch.allclose(model(near)[:, :, 10], base[:, :, 10])
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu"])
+def test_the_training_pass_has_the_gradients_of_its_function(activation):
+    # bias and activations run in place on the products' outputs: autograd must still see the function
+    torch.manual_seed(0)
+    model = BandVPNN(n_bins=7, hidden_units=3, n_layers=2, n_scales=1, radius=1, activation=activation).double()
+    names = [name for name, _ in model.named_parameters()]
+    params = tuple(p.detach().clone().add_(0.1 * torch.randn_like(p)).requires_grad_() for p in model.parameters())
+    x = torch.randn(2, 3, 7, dtype=torch.float64, requires_grad=True)
+
+    def f(x, *ps):
+        return torch.func.functional_call(model, dict(zip(names, ps)), (x,))
+
+    assert torch.autograd.gradcheck(f, (x, *params))
+
+
 def test_training_on_some_bins_gives_those_bins_masks():
     model = _model(train_bins=7)
     x = torch.randn(5, 6, 21)

@@ -153,10 +153,13 @@ class BandVPNN(nn.Module):
     def _masks(self, x, bins, extra=None):
         B = x.shape[0]
         where = self.where if bins is None else self.where[bins]
-        h = _apply(self.hidden[0], self._bands(x, bins)).view(B, where.shape[0], -1) + where.view(where.shape[0], -1)
-        h = self.act(h.view(-1, h.shape[-1]))
+        # bias and activation in place on each product's output (which no backward reads):
+        # two fewer passes over the largest activations per layer
+        h = _apply(self.hidden[0], self._bands(x, bins))
+        h.view(B, where.shape[0], -1).add_(where.view(where.shape[0], -1))
+        h = _activate_(self.act, h)
         for layer in self.hidden[1:]:
-            h = self.act(_apply(layer, h))
+            h = _activate_(self.act, _apply(layer, h))
         y = _apply(self.head, h).view(B, where.shape[0], 3, self.n_sources)[:, :, 1].transpose(1, 2)  # middle
         if extra is not None:
             y = y + (extra if bins is None else extra[..., bins])
