@@ -109,6 +109,9 @@ def bench_steps(params, n_tracks, seconds, repeats, rate):
     from sklearn_vpnn.separator import FrameDataset, mask_loss
 
     sep = VPNNSeparator(**params)
+    if sep.stereo:  # FrameDataset's stereo batches need the channel pairs a fit builds
+        raise SystemExit("bench_training: the step table draws mono batches; measure stereo=True with the fit "
+                         "alone (bench_quality.py's training table reads a real fit's epochs)")
     X, y = _clips(n_tracks, seconds)
     spec = STFT().fit_transform(X)
     Y = spec.analyze_like(y)  # (tracks, S, C, F, T)
