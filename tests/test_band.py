@@ -27,7 +27,8 @@ def test_one_product_by_the_cross_matrix_is_the_vector_product_layer():
     a = torch.randn(7, 3, 5, dtype=torch.float64)
     with torch.enable_grad():  # the training form of the layer
         expected = layer(a).reshape(7, 12)
-    torch.testing.assert_close(_band._apply(layer, a.reshape(7, 15)), expected)
+    rows = a.reshape(7, 15)  # component-major: [a_x | a_y | a_z]
+    torch.testing.assert_close(rows @ _band._cross_matrix(layer.weight) + layer.bias.t().reshape(-1), expected)
     ref = torch.linalg.cross(layer.weight.unsqueeze(0), a.transpose(1, 2).unsqueeze(1)).sum(2) + layer.bias
     torch.testing.assert_close(expected.view(7, 3, 4), ref.transpose(1, 2))
 
@@ -56,9 +57,9 @@ def test_a_bins_masks_depend_on_its_band_alone():
     assert not torch.allclose(model(near)[:, :, 10], base[:, :, 10])
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh", "elu"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"])
 def test_the_training_pass_has_the_gradients_of_its_function(activation):
-    # bias and activations run in place on the products' outputs: autograd must still see the function
+    # a hand-written backward, bias and activations in place on the products' outputs
     torch.manual_seed(0)
     model = BandVPNN(n_bins=7, hidden_units=3, n_layers=2, n_scales=1, radius=1, activation=activation).double()
     names = [name for name, _ in model.named_parameters()]
@@ -69,6 +70,82 @@ def test_the_training_pass_has_the_gradients_of_its_function(activation):
         return torch.func.functional_call(model, dict(zip(names, ps)), (x,))
 
     assert torch.autograd.gradcheck(f, (x, *params))
+
+
+def _reference_masks(model, x, bins):
+    """The band network of some bins written plainly with vector product layers (autograd's backward)."""
+    B, F, r = x.shape[0], model.n_bins, model.radius
+    v = torch.nn.functional.pad(x.view(B, model.n_scales, 3, F), (r, r)).unfold(3, 2 * r + 1, 1)
+    a = v[:, :, :, bins].permute(0, 3, 2, 1, 4).reshape(B * len(bins), 3, -1)  # (rows, 3, K (2r+1))
+    h = model.hidden[0](a) + model.where[bins].repeat(B, 1, 1)
+    h = model.act(h)
+    for layer in model.hidden[1:]:
+        h = model.act(layer(h))
+    y = model.head(h)[:, 1].view(B, len(bins), -1).transpose(1, 2)  # the middle components
+    return model.mask(y)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_the_training_pass_on_some_bins_is_the_plain_network(activation):
+    model = _model(train_bins=8, activation=activation).double().train()
+    x = torch.randn(5, 6, 21, dtype=torch.float64)
+    masks = model(x)
+    masks.pow(2).sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    with torch.enable_grad():
+        ref = _reference_masks(model, x, model.bins)
+    ref.pow(2).sum().backward()
+    torch.testing.assert_close(masks, ref)
+    for g, p in zip(grads, model.parameters()):
+        torch.testing.assert_close(g, p.grad)
+
+
+def test_reused_buffers_never_change_a_live_graph():
+    # the training pass's buffers go back to the model only when autograd frees the graph that holds them
+    model = _model(train_bins=7).train()
+    xs = [torch.randn(4, 6, 21) for _ in range(3)]
+
+    def grads(x, seed):
+        torch.manual_seed(seed)
+        model.zero_grad()
+        model(x).pow(2).sum().backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    alone = [grads(x, k) for k, x in enumerate(xs)]
+    losses = []
+    for k, x in enumerate(xs):  # three graphs alive at once, then their backward passes
+        torch.manual_seed(k)
+        losses.append(model(x).pow(2).sum())
+    for loss, expected in zip(losses, alone):
+        model.zero_grad()
+        loss.backward(retain_graph=True)
+        torch.manual_seed(99)
+        model(xs[0]).sum()  # a forward between two backward passes of a retained graph
+        model.zero_grad()
+        loss.backward()
+        for g, p in zip(expected, model.parameters()):
+            torch.testing.assert_close(p.grad, g)
+    del losses, loss
+    assert len(model._workspace._free) <= model._workspace.keep
+    step = [grads(xs[0], 0) for _ in range(4)]  # step after step: the same buffers, the same numbers
+    assert all(torch.equal(a, b) for g in step for a, b in zip(g, step[0]))
+    model.eval()  # leaving training mode frees them
+    assert model._workspace._free == []
+
+
+def test_a_pickled_band_network_carries_no_training_buffers():
+    import pickle
+
+    model = _model(train_bins=7).train()
+    model(torch.randn(64, 6, 21)).sum().backward()
+    assert model._workspace._free
+    size = len(pickle.dumps(model))
+    fresh = pickle.loads(pickle.dumps(_model(train_bins=7)))
+    assert abs(size - len(pickle.dumps(fresh))) < 1000 and fresh._workspace._free == []
+    restored = pickle.loads(pickle.dumps(model))
+    x = torch.randn(3, 6, 21)
+    torch.testing.assert_close(restored.eval()(x), model.eval()(x))
 
 
 def test_training_on_some_bins_gives_those_bins_masks():

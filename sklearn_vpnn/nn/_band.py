@@ -17,13 +17,17 @@ Each layer runs as one matrix product on component-major rows, by the
 are narrow (tens of units) and there are ``n_bins`` times more rows than frames, so
 one product of inner dimension ``3 in`` is faster than the six of inner dimension
 ``in`` that :func:`~sklearn_vpnn.nn.vector_product_linear` runs for wide layers.
+A training pass runs all of them as one autograd function with a hand-written
+backward and reused buffers (``_band_grad.py``); separating runs the same products
+into buffers reused piece after piece (:meth:`BandVPNN._masks_into`).
 """
 
 import torch
 from torch import nn
 
 from .._validation import check_number
-from ._common import _activate_, _activation, _check_sizes
+from ._band_grad import _add_activate_, _BandStack, _Workspace
+from ._common import _activation, _check_sizes
 from .layers import TimeFrequencyMask, VectorProductLinear
 
 __all__ = ["BandVPNN"]
@@ -44,13 +48,6 @@ def _cross_matrix(weight):
     return torch.cat([torch.cat([zero, wz, -wy], 1),  # a_x feeds z_y (+W_z) and z_z (-W_y)
                       torch.cat([-wz, zero, wx], 1),  # a_y feeds z_x (-W_z) and z_z (+W_x)
                       torch.cat([wy, -wx, zero], 1)])  # a_z feeds z_x (+W_y) and z_y (-W_x)
-
-
-def _apply(layer, rows):
-    """``layer`` (a :class:`VectorProductLinear`) on ``(N, 3 in)`` component-major rows: ``(N, 3 out)``."""
-    if layer.bias is None:
-        return rows @ _cross_matrix(layer.weight)
-    return torch.addmm(layer.bias.t().reshape(-1), rows, _cross_matrix(layer.weight))
 
 
 class BandVPNN(nn.Module):
@@ -132,35 +129,54 @@ class BandVPNN(nn.Module):
         self.head = VectorProductLinear(self.hidden_units, self.n_sources, component_dim=-2, gain=gain)
         self.act = act
         self.mask = TimeFrequencyMask(eps)
+        self._workspace = _Workspace()  # the training pass's buffers (not state: never saved)
 
-    def _band_view(self, x):
-        """``(batch, n_bins, 3, n_scales, 2 radius + 1)`` view of the band around every bin (zero padded).
+    def __getstate__(self):  # pickles carry no buffers of training passes
+        state = self.__dict__.copy()
+        state.pop("_workspace", None)
+        return state
 
-        Laid out as the component-major rows the first layer reads: a bin's row is
-        its ``[..., :, :, :]`` block flattened.
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._workspace = _Workspace()
+
+    def train(self, mode=True):
+        """Set training mode; leaving it frees the training pass's buffers (see :class:`nn.Module`)."""
+        if not mode:
+            self._workspace.clear()
+        return super().train(mode)
+
+    def _padded(self, x):
+        """``(batch, n_bins + 2 radius, n_scales, 3)``: every bin's context vectors, zero beyond the edges."""
+        B, K, r, F = x.shape[0], self.n_scales, self.radius, self.n_bins
+        xp = x.new_zeros(B, F + 2 * r, K, 3)
+        xp[:, r:r + F] = x.view(B, K, 3, F).permute(0, 3, 1, 2)
+        return xp
+
+    def _weights(self, bins):
+        """What :class:`_BandStack` takes: each layer's cross matrix and bias, the first one's per bin.
+
+        The rows it gathers from :meth:`_padded` are ``(offset in the band, stride,
+        component)``-major; the first layer's cross matrix is permuted to match.
         """
-        B, K, r = x.shape[0], self.n_scales, self.radius
-        v = nn.functional.pad(x.reshape(B, K, 3, self.n_bins), (r, r)).unfold(3, 2 * r + 1, 1)  # (B, K, 3, F, 2r+1)
-        return v.permute(0, 3, 2, 1, 4)
-
-    def _bands(self, x, bins):
-        """``(batch * len(bins), 3 * n_in)`` component-major rows of the bands around ``bins``."""
-        v = self._band_view(x)
-        if bins is not None:
-            v = v[:, bins]
-        return v.reshape(-1, 3 * self.n_scales * (2 * self.radius + 1))
+        where = (self.where if bins is None else self.where[bins]).flatten(1)  # (bins, 3 hidden)
+        weights = []
+        for j, layer in enumerate((*self.hidden, self.head)):
+            m = _cross_matrix(layer.weight)
+            bias = None if layer.bias is None else layer.bias.t().reshape(-1)
+            if j == 0:  # its rows in the order of _bands's: (offset, stride, component)
+                m = m.view(3, self.n_scales, 2 * self.radius + 1, -1).permute(2, 1, 0, 3).reshape(m.shape)
+                bias = where if bias is None else where + bias
+            weights += [m, bias]
+        return weights
 
     def _masks(self, x, bins, extra=None):
         B = x.shape[0]
-        where = self.where if bins is None else self.where[bins]
-        # bias and activation in place on each product's output (which no backward reads):
-        # two fewer passes over the largest activations per layer
-        h = _apply(self.hidden[0], self._bands(x, bins))
-        h.view(B, where.shape[0], -1).add_(where.view(where.shape[0], -1))
-        h = _activate_(self.act, h)
-        for layer in self.hidden[1:]:
-            h = _activate_(self.act, _apply(layer, h))
-        y = _apply(self.head, h).view(B, where.shape[0], 3, self.n_sources)[:, :, 1].transpose(1, 2)  # middle
+        n = self.n_bins if bins is None else len(bins)
+        centres = torch.arange(self.n_bins, device=x.device) if bins is None else bins
+        index = centres[:, None] + torch.arange(2 * self.radius + 1, device=x.device)  # each band's padded bins
+        y = _BandStack.apply(self.act, self._workspace, self._padded(x), index, *self._weights(bins))
+        y = y.view(B, n, 3, self.n_sources)[:, :, 1].transpose(1, 2)  # the middle components
         if extra is not None:
             y = y + (extra if bins is None else extra[..., bins])
         return self.mask(y)  # (B, S, bins)
@@ -199,33 +215,30 @@ class BandVPNN(nn.Module):
     def _masks_into(self, x, step, extra=None):
         """Every bin's masks without autograd: the pieces' activations in buffers reused piece after piece.
 
-        The same products as :meth:`_masks`, bias and activation applied in place;
+        The same products as :meth:`_masks` (bias and activation in one pass);
         fresh buffers for every piece would be fresh pages for the kernel to map
         and zero (a third of the time on the machines measured).
         """
         B, F, r, K = x.shape[0], self.n_bins, self.radius, self.n_scales
-        weights = [(_cross_matrix(layer.weight), None if layer.bias is None else layer.bias.t().reshape(-1))
-                   for layer in (*self.hidden, self.head)]
+        weights = self._weights(None)
+        mats, biases = weights[0::2], weights[1::2]
         n = min(step, B)
         rows = x.new_empty(n * F, 3 * K * (2 * r + 1))
         hs = [x.new_empty(n * F, 3 * self.hidden_units) for _ in range(2)]
         y = x.new_empty(n * F, 3 * self.n_sources)
-        where = self.where.view(F, -1)
         out = x.new_empty(B, self.n_sources, F)
         for i in range(0, B, step):
             b = min(step, B - i)
             a = rows[: b * F]
-            a.view(b, F, 3, K, 2 * r + 1).copy_(self._band_view(x[i:i + b]))
-            for j, (m, bias) in enumerate(weights):
-                o = (hs[j % 2] if j < len(weights) - 1 else y)[: b * F]
-                if bias is None:
-                    torch.mm(a, m, out=o)
-                else:
-                    torch.addmm(bias, a, m, out=o)
-                if j == 0:
-                    o.view(b, F, -1).add_(where)
-                if j < len(weights) - 1:
-                    a = _activate_(self.act, o)
+            bands = self._padded(x[i:i + b]).unfold(1, 2 * r + 1, 1)  # (b, F, K, 3, 2r+1)
+            a.view(b, F, 2 * r + 1, K, 3).copy_(bands.permute(0, 1, 4, 2, 3))  # _BandStack's row order
+            for j, (m, bias) in enumerate(zip(mats, biases)):  # _BandStack's forward, into the buffers
+                o = (hs[j % 2] if j < len(mats) - 1 else y)[: b * F]
+                torch.mm(a, m, out=o)
+                if j < len(mats) - 1:
+                    a = _add_activate_(self.act, o, bias)
+                elif bias is not None:
+                    o.add_(bias)
             mid = y[: b * F].view(b, F, 3, self.n_sources)[:, :, 1].transpose(1, 2)
             if extra is not None:
                 mid.add_(extra[i:i + b])
