@@ -114,6 +114,9 @@ def add_separate_parser(sub, common):
                    help="length of the chunks separated at a time (memory grows with it)")
     g.add_argument("--overlap-seconds", type=_number("--overlap-seconds", "seconds>=0"), default=1.0,
                    help="crossfade between consecutive chunks (at most half a chunk)")
+    g.add_argument("--shifts", type=_number("--shifts", "count"), metavar="N", default=2,
+                   help="separate on N frame grids and average them (default 2: about +0.15 dB drums "
+                        "SDR for twice the work; 1 is fastest)")
     p.set_defaults(func=cmd_separate)
     return p
 
@@ -212,6 +215,7 @@ def cmd_separate(args):
     to_stdout = "stdout" in vars(args)
     say = sys.stderr if to_stdout else sys.stdout  # with --stdout, nothing else goes to stdout
     model = open_model(args.model, allow_pickle=args.allow_pickle, device=args.device)
+    model.separator.set_params(shifts=args.shifts)
     sources = _sources(args, model)
     overlap_seconds = min(args.overlap_seconds, args.chunk_seconds / 2)  # keep chunks useful
     tmp = Path(tempfile.mkdtemp(prefix="sklearn-vpnn-"))

@@ -117,6 +117,23 @@ def test_separate_any_rate_and_channels(model_path, songs, tmp_path, capsys):
     assert np.sum((d + a - x) ** 2) < 1e-3 * np.sum(x**2)
 
 
+def test_separate_averages_two_frame_grids_unless_told(model_path, songs, tmp_path, capsys):
+    _, mono = songs
+    x, _ = sf.read(mono, dtype="float32")
+    pipe = load_model(model_path)
+    for shifts, extra in [(2, []), (1, ["--shifts", "1"]), (3, ["--shifts", "3"])]:
+        out = tmp_path / f"s{shifts}"
+        assert main(["separate", str(mono), "--model", str(model_path), "-o", str(out), "--chunk-seconds", "100",
+                     "--no-progress", *extra]) == 0
+        drums = sf.read(out / "mono" / "drums.wav", dtype="float32")[0]
+        pipe[1].set_params(shifts=shifts)  # what the Python API gives with the same setting
+        np.testing.assert_allclose(drums, pipe.transform(x[np.newaxis, np.newaxis])[0, 0, 0], atol=1e-4)
+    assert main(["separate", str(mono), "--model", str(model_path), "-o", str(tmp_path / "bad"),
+                 "--shifts", "0"]) == 2
+    assert "--shifts" in _last_error(capsys.readouterr().err)[-1]
+    assert not (tmp_path / "bad").exists()
+
+
 def test_chunked_cli_equals_whole(model_path, songs, tmp_path):
     _, mono = songs
     outs = []

@@ -9,7 +9,7 @@ __all__ = []
 
 #: parameters added after models were saved, with the value that trains as those models were trained
 _ADDED_PARAMS = {"loss_target": "magnitude", "stereo": False, "band_radius": None, "band_units": 32,
-                 "band_bins": 128, "band_join": "outputs"}
+                 "band_bins": 128, "band_join": "outputs", "shifts": 1}
 
 
 def _upgrade_params(params):

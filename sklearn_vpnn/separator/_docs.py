@@ -84,6 +84,15 @@ _COMMON_PARAMS_DOC = """
     wiener_iterations : int, default=0
         Multichannel Wiener filter iterations applied to the separated
         spectrograms (0 = plain masking).
+    shifts : int, default=2
+        Frame grids to separate on: ``transform`` separates the mixture again
+        on grids moved by ``hop_length / shifts`` samples and averages the
+        separated waveforms (an ensemble of the model on other frames; the
+        output is the STFT of that average, on the input's grid). ``shifts``
+        times the separation work; 1 separates once. Training is unchanged, so
+        it can be set after ``fit``. :meth:`predict_masks` gives the masks of
+        the input's own grid. Model files and pickles from before this
+        parameter separate as they did (1).
     device : str, default="auto"
         "auto" uses CUDA when available, else the CPU; or "cpu", "cuda", "cuda:N".
     cache : {"auto", "memory", "disk"}, default="auto"

@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import Interval, check_choice
+from .._validation import Interval, check_choice, check_number
 from ..nn import ACTIVATIONS, check_strides
 from ..spectral import LazySpectrogram, Spectrogram
 from ..spectral._deferred import DeferredSpectrogram
@@ -26,6 +26,7 @@ from ._docs import _BAND_PARAMS_DOC, _COMMON_ATTRS_DOC, _VPNN_DEFAULT_NOTE, _VPN
 from ._frames import _LOG_EPS, _close_datasets, _disk_datasets, _memory_datasets, normalisation_statistics
 from ._inference import MaskedMixture, apply_masks, wiener
 from ._net import lighten, make_net, restore_net, seeded
+from ._shifts import shift_average
 
 __all__ = ["VPNNSeparator", "DNNSeparator"]
 
@@ -60,6 +61,7 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
         "average": [Interval(Real, 0, 1, closed="left"), None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "wiener_iterations": [Interval(Integral, 0, None, closed="left")],
+        "shifts": [Interval(Integral, 1, None, closed="left")],
         "context_strides": ["array-like"],  # checked by nn.check_strides in _hyperparameters
         "device": "no_validation",  # resolved (and checked) by _resolve_device
         "cache": "no_validation",  # resolved (and checked) by _resolve_cache
@@ -267,11 +269,19 @@ class _BaseSeparator(TransformerMixin, BaseEstimator):
             by track, for a lazy input. Without the Wiener filter the values are
             computed when first read (``.data``, indexing, ``np.asarray``), and
             :class:`~sklearn_vpnn.InverseSTFT` inverts them chunk by chunk of
-            frames without holding them (the same numbers).
+            frames without holding them (the same numbers). With ``shifts > 1``,
+            the STFT of the separated waveforms averaged over the frame grids.
         """
         if isinstance(X, LazySpectrogram):  # separated track by track when indexed/computed
             return LazySpectrogram(X.tracks, X.params, separate=self.transform)
         X = self._check_for_transform(X)
+        shifts = check_number(self.shifts, "shifts", integer=True, low=1)  # may be set after fit
+        if shifts > 1:
+            return shift_average(self._separate, X, shifts)
+        return self._separate(X)
+
+    def _separate(self, X):
+        """Separated spectrograms of the checked mixture ``X``, on its own frame grid."""
         shape = (X.shape[0], len(self.sources_), *X.shape[1:])
         # the masks go straight into the product: no float mask array per source
         masked = MaskedMixture(self.net_.module_, X, len(self.sources_), log_eps=_LOG_EPS)
@@ -364,6 +374,7 @@ class VPNNSeparator(_BaseSeparator):
         average=0.999,
         max_time=None,
         wiener_iterations=0,
+        shifts=2,
         device="auto",
         cache="auto",
         random_state=None,
@@ -395,6 +406,7 @@ class VPNNSeparator(_BaseSeparator):
         self.average = average
         self.max_time = max_time
         self.wiener_iterations = wiener_iterations
+        self.shifts = shifts
         self.device = device
         self.cache = cache
         self.random_state = random_state
@@ -453,6 +465,7 @@ class DNNSeparator(_BaseSeparator):
         average=0.999,
         max_time=None,
         wiener_iterations=0,
+        shifts=2,
         device="auto",
         cache="auto",
         random_state=None,
@@ -479,6 +492,7 @@ class DNNSeparator(_BaseSeparator):
         self.average = average
         self.max_time = max_time
         self.wiener_iterations = wiener_iterations
+        self.shifts = shifts
         self.device = device
         self.cache = cache
         self.random_state = random_state

@@ -1,0 +1,65 @@
+"""Separating on shifted frame grids and averaging the results (a separator's ``shifts``)."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+
+from sklearn_vpnn import STFT, DNNSeparator, InverseSTFT, VPNNSeparator, make_drum_mixtures
+from sklearn_vpnn.persistence import load_model, save_model
+
+SMALL = dict(hidden_units=16, band_units=4, n_layers=2, max_epochs=1, batch_size=128)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_drum_mixtures(n_tracks=3, duration=1.0, sample_rate=16000, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def pipe(data):
+    pipe = make_pipeline(STFT(n_fft=256, sample_rate=16000), VPNNSeparator(random_state=0, **SMALL), InverseSTFT())
+    return pipe.fit(data.X, data.y)
+
+
+def _with_shifts(pipe, shifts):
+    pipe = pickle.loads(pickle.dumps(pipe))
+    return pipe.set_params(vpnnseparator__shifts=shifts)
+
+
+@pytest.mark.parametrize("shifts", [2, 3])
+def test_shifts_average_the_separations_of_the_mixture_moved_under_the_frames(data, pipe, shifts):
+    once = _with_shifts(pipe, 1)
+    offsets = [round(k * 128 / shifts) for k in range(shifts)]  # hop 128
+    by_hand = np.mean([once.transform(np.pad(data.X, ((0, 0), (0, 0), (off, 0))))[..., off:] for off in offsets],
+                      axis=0)
+    averaged = _with_shifts(pipe, shifts).transform(data.X)
+    np.testing.assert_allclose(averaged, by_hand, atol=1e-4)  # float32 STFT round trips apart
+    np.testing.assert_allclose(averaged.sum(axis=1), data.X, atol=2e-5)  # still a split of the mixture
+    assert np.abs(averaged - once.transform(data.X)).max() > 1e-3  # other frames, other estimates
+
+
+def test_the_default_separates_on_two_grids_and_older_models_once(pipe, tmp_path):
+    assert VPNNSeparator().shifts == 2 and DNNSeparator().shifts == 2
+    sep = pipe[1]
+    state = {k: v for k, v in sep.__getstate__().items() if k != "shifts"}
+    old = VPNNSeparator.__new__(VPNNSeparator)
+    old.__setstate__(state)  # a pickle from before the parameter
+    assert old.shifts == 1
+    save_model(pipe, tmp_path / "m.safetensors")
+    assert load_model(tmp_path / "m.safetensors")[1].shifts == 2  # saved with it: kept
+    from sklearn_vpnn.separator._checks import _upgrade_params
+
+    assert _upgrade_params({"hidden_units": 256})["shifts"] == 1  # a model file from before it
+
+
+def test_bad_shifts_are_refused_in_fit_and_in_transform(data, pipe):
+    spec = STFT(n_fft=256).fit_transform(data.X)
+    with pytest.raises(ValueError, match="shifts"):
+        VPNNSeparator(shifts=0, **SMALL).fit(spec, data.y)
+    with pytest.raises(ValueError, match="shifts"):
+        DNNSeparator(shifts=1.5, hidden_units=16, max_epochs=1).fit(spec, data.y)
+    sep = _with_shifts(pipe, 0)[1]  # set after fit: checked when separating
+    with pytest.raises(ValueError, match="shifts"):
+        sep.transform(spec)
