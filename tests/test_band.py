@@ -351,6 +351,9 @@ def test_band_separators_saved_before_band_units_existed_read_as_they_were_train
     # 2026-12-03: hidden_units were the band network's, dense_units the dense one's
     old = _upgrade_params({"band_radius": 4, "hidden_units": 32, "band_bins": 128, "dense_units": 256})
     assert (old["band_units"], old["hidden_units"], old["band_join"]) == (32, 256, "outputs")
+    pair = _upgrade_params({"band_radius": 4, "hidden_units": 32, "dense_units": 256, "dense_join": "masks"})
+    assert (pair["band_units"], pair["hidden_units"], pair["band_join"]) == (32, 256, "masks")
+    assert "dense_join" not in pair
     alone = _upgrade_params({"band_radius": 4, "hidden_units": 32, "band_bins": 128, "dense_units": None})
     assert (alone["band_units"], alone["hidden_units"]) == (32, None)
     dense = _upgrade_params({"band_radius": None, "hidden_units": 256, "dense_units": None})

@@ -17,10 +17,13 @@ def _upgrade_params(params):
 
     Parameters the file predates get their old behaviour (:data:`_ADDED_PARAMS`).
     Band networks of the release of 2026-12-03 named their units ``hidden_units``
-    and the dense network beside them ``dense_units``; here the band network's are
-    ``band_units`` and ``hidden_units`` are always the dense network's.
+    and the dense network beside them ``dense_units`` (joined as ``dense_join`` says,
+    in commits of 2026-12-04); here the band network's are ``band_units``, their
+    join ``band_join``, and ``hidden_units`` are always the dense network's.
     """
     params = dict(params)
+    if "dense_join" in params:  # commits of 2026-12-04 before band_join was named so
+        params["band_join"] = params.pop("dense_join")
     if "dense_units" in params:  # 2026-12-03: hidden_units were the band network's
         dense = params.pop("dense_units")
         if params.get("band_radius") is not None:
