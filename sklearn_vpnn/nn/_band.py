@@ -141,7 +141,19 @@ class BandVPNN(nn.Module):
         self._workspace = _Workspace()
 
     def train(self, mode=True):
-        """Set training mode; leaving it frees the training pass's buffers (see :class:`nn.Module`)."""
+        """Set training mode; leaving it frees the training pass's buffers.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode (False), as for
+            :meth:`torch.nn.Module.train`.
+
+        Returns
+        -------
+        BandVPNN
+            ``self``.
+        """
         if not mode:
             self._workspace.clear()
         return super().train(mode)
