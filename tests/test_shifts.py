@@ -63,3 +63,20 @@ def test_bad_shifts_are_refused_in_fit_and_in_transform(data, pipe):
     sep = _with_shifts(pipe, 0)[1]  # set after fit: checked when separating
     with pytest.raises(ValueError, match="shifts"):
         sep.transform(spec)
+
+
+def test_the_averaged_output_is_the_stft_of_the_waveforms_it_gives_back(data, pipe):
+    from sklearn_vpnn import Spectrogram
+
+    spec = pipe[0].transform(data.X)
+    out = pipe[1].transform(spec)  # two grids
+    waves = pipe[2].transform(out)  # handed back, not recomputed
+    assert out.pending and waves.shape == (3, 2, 1, data.X.shape[-1])
+    plain = Spectrogram(np.asarray(out), out.lengths, out.params, out.sources)  # its values, read
+    np.testing.assert_allclose(pipe[2].transform(plain), waves, atol=1e-5)
+    again = pickle.loads(pickle.dumps(out))  # a pickle holds the values
+    assert type(again) is Spectrogram and np.array_equal(again.data, plain.data)
+    tracks = [data.X[0], data.X[1][:, :9000]]  # tracks of different lengths: a list, each its own length
+    back = pipe.transform(tracks)
+    assert [b.shape for b in back] == [(2, 1, 16000), (2, 1, 9000)]
+    np.testing.assert_allclose(back[1].sum(axis=0), tracks[1], atol=2e-5)

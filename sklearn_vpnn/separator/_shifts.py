@@ -12,7 +12,8 @@ separation work.
 
 import numpy as np
 
-from ..spectral import InverseSTFT, Spectrogram
+from ..spectral import InverseSTFT
+from ..spectral._deferred import WaveformSpectrogram
 
 __all__ = []
 
@@ -42,19 +43,21 @@ def shift_average(separate, X, shifts):
 
     Returns
     -------
-    Spectrogram
+    WaveformSpectrogram
         ``(n_tracks, n_sources, n_channels, n_bins, n_frames)`` on ``X``'s grid: the
-        STFT, with ``X``'s parameters, of the average of the separated waveforms.
+        STFT, with ``X``'s parameters, of the average of the separated waveforms
+        (computed when read; :class:`~sklearn_vpnn.InverseSTFT` returns the average).
     """
     inverse = InverseSTFT()
     first = separate(X)
     lengths = [int(n) for n in X.lengths]
-    total = [w.astype(np.float64) for w in _tracks(inverse.transform(first), lengths)]
+    total = [np.array(w, np.float32) for w in _tracks(inverse.transform(first), lengths)]  # ours to add into
     mixtures = _tracks(inverse.transform(X), lengths)  # the STFT inverts exactly: these are the inputs
     stft = X.make_stft()
     for offset in shift_offsets(X.params["hop_length"], shifts)[1:]:
         moved = stft.transform([np.pad(m, ((0, 0), (offset, 0))) for m in mixtures])  # the grid moves
         for t, w in zip(total, _tracks(inverse.transform(separate(moved)), [n + offset for n in lengths])):
             t += w[..., offset:]
-    averaged = [(t / shifts).astype(np.float32) for t in total]
-    return Spectrogram(X.analyze_like(averaged), X.lengths, X.params, first.sources)
+    for t in total:
+        t *= np.float32(1 / shifts)
+    return WaveformSpectrogram(total, X, first.sources)

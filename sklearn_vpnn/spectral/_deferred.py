@@ -108,6 +108,48 @@ class DeferredSpectrogram(Spectrogram):
         return super().__repr__()[:-1] + state + ">"
 
 
+class WaveformSpectrogram(DeferredSpectrogram):
+    """A separated spectrogram that is the STFT of waveforms it holds.
+
+    What a separator with ``shifts > 1`` returns: the separated waveforms, averaged
+    over frame grids, are what it computes; their STFT (with the mixture's
+    parameters) is computed when :attr:`data` is first read, and
+    :class:`~sklearn_vpnn.InverseSTFT` gives the waveforms back without computing it
+    (inverting their STFT gives them again, to float rounding).
+
+    Parameters
+    ----------
+    waveforms : list of ndarray
+        One float32 ``(n_sources, n_channels, n_samples)`` array per track, each at
+        its track's length.
+    like : Spectrogram
+        The mixture spectrogram whose STFT, frames and lengths the values follow.
+    sources : tuple of str
+        Source names.
+    """
+
+    def __init__(self, waveforms, like, sources):
+        self.waveforms = [np.asarray(w, np.float32) for w in waveforms]
+        shape = (len(like), self.waveforms[0].shape[0], *like.shape[1:])
+        super().__init__(shape, like.lengths, like.params, sources, _Analysis(self.waveforms, like))
+
+    def inverse(self):
+        """The waveforms, as :class:`~sklearn_vpnn.InverseSTFT` returns them (stacked when equally long)."""
+        if len({w.shape[-1] for w in self.waveforms}) == 1:
+            return np.stack(self.waveforms)
+        return list(self.waveforms)
+
+
+class _Analysis:
+    """Producer of a :class:`WaveformSpectrogram`'s values: the STFT of its waveforms."""
+
+    def __init__(self, waveforms, like):
+        self.waveforms, self.like = waveforms, like
+
+    def fill(self, out):
+        out[...] = self.like.analyze_like(self.waveforms)
+
+
 def _finite(t):
     """True when a float tensor holds no NaN/inf (a fast sum first, the exact check if needed)."""
     return math.isfinite(float(t.sum())) or bool(_torch().isfinite(t).all())

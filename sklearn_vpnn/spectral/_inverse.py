@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._validation import Interval, check_number
 from ._checks import _all_finite_complex
-from ._deferred import DeferredSpectrogram, inverse_deferred
+from ._deferred import DeferredSpectrogram, WaveformSpectrogram, inverse_deferred
 from ._spectrogram import _WINDOW_CONSTRAINT, LazySpectrogram, Spectrogram
 from ._stft import _istft_rows, _length_for_frames, _resolve_params, _torch, _window
 
@@ -84,7 +84,8 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
                         f"{name}={params[name]}; leave {name}=None to use the Spectrogram's"
                     )
             # a separator's pending output is inverted chunk by chunk, never held
-            data = X if isinstance(X, DeferredSpectrogram) and X.pending else X.data
+            data = X if isinstance(X, WaveformSpectrogram) or (isinstance(X, DeferredSpectrogram) and X.pending) \
+                else X.data
             lengths = X.lengths
         else:
             data = np.asarray(X)
@@ -150,6 +151,8 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         if isinstance(X, LazySpectrogram):  # the output holds it all
             X = X.compute()
         data, lengths, params = self._resolve(X)
+        if isinstance(data, WaveformSpectrogram):  # the STFT of waveforms it holds: those
+            return data.inverse()
         fused = isinstance(data, DeferredSpectrogram)
         if fused and params["n_fft"] % params["hop_length"]:  # fold's path needs the data
             data, fused = data.data, False
