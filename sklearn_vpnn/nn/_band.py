@@ -176,7 +176,7 @@ class BandVPNN(nn.Module):
         for j, layer in enumerate((*self.hidden, self.head)):
             m = _cross_matrix(layer.weight)
             bias = None if layer.bias is None else layer.bias.t().reshape(-1)
-            if j == 0:  # its rows in the order of _bands's: (offset, stride, component)
+            if j == 0:  # its rows in the order _BandStack gathers them: (offset, stride, component)
                 m = m.view(3, self.n_scales, 2 * self.radius + 1, -1).permute(2, 1, 0, 3).reshape(m.shape)
                 bias = where if bias is None else where + bias
             weights += [m, bias]
