@@ -63,6 +63,8 @@ def test_bad_shifts_are_refused_in_fit_and_in_transform(data, pipe):
     sep = _with_shifts(pipe, 0)[1]  # set after fit: checked when separating
     with pytest.raises(ValueError, match="shifts"):
         sep.transform(spec)
+    with pytest.raises(ValueError, match="shifts=129 is more than hop_length=128"):
+        sep.set_params(shifts=129).transform(spec)
 
 
 def test_the_averaged_output_is_the_stft_of_the_waveforms_it_gives_back(data, pipe):

@@ -48,13 +48,17 @@ def shift_average(separate, X, shifts):
         STFT, with ``X``'s parameters, of the average of the separated waveforms
         (computed when read; :class:`~sklearn_vpnn.InverseSTFT` returns the average).
     """
+    hop = X.params["hop_length"]
+    if shifts > hop:
+        raise ValueError(f"shifts={shifts} is more than hop_length={hop}: the frame grids, hop_length / "
+                         f"shifts samples apart, would repeat; use shifts <= {hop}")
     inverse = InverseSTFT()
     first = separate(X)
     lengths = [int(n) for n in X.lengths]
     total = [np.array(w, np.float32) for w in _tracks(inverse.transform(first), lengths)]  # ours to add into
     mixtures = _tracks(inverse.transform(X), lengths)  # the STFT inverts exactly: these are the inputs
     stft = X.make_stft()
-    for offset in shift_offsets(X.params["hop_length"], shifts)[1:]:
+    for offset in shift_offsets(hop, shifts)[1:]:
         moved = stft.transform([np.pad(m, ((0, 0), (offset, 0))) for m in mixtures])  # the grid moves
         for t, w in zip(total, _tracks(inverse.transform(separate(moved)), [n + offset for n in lengths])):
             t += w[..., offset:]
