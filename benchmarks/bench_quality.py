@@ -53,7 +53,9 @@ Run (from the repository root; ~1.5 h on 2 CPU cores with every row)::
 
 ``--models wvpnn,dnn`` picks the trained rows (``openunmix`` included);
 ``--openunmix-json FILE`` reads the Open-Unmix rows from ``bench_openunmix.py``;
-``--load NAME=PATH`` (repeatable) adds saved models; ``--budget-minutes M`` caps
+``--load NAME=PATH`` (repeatable) adds saved models; ``--shifts K`` separates every
+model on ``K`` frame grids (default: each model's own ``shifts``; files saved before
+the parameter existed have 1); ``--budget-minutes M`` caps
 every model at ``M`` minutes of training; ``--max-tracks N`` uses the first N train
 and valid clips (smoke runs); ``--cache DIR`` keeps the trained pipelines
 (``save_model`` files) so a second run only re-scores them; ``--json OUT`` writes
@@ -382,6 +384,8 @@ def main(argv=None):
     p.add_argument("--budget-minutes", type=float, default=None, help="cap every separator's training")
     p.add_argument("--max-tracks", type=int, default=None, help="first N train and valid clips (smoke)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--shifts", type=int, default=None,
+                   help="separate every model on this many frame grids (default: each model's own shifts)")
     p.add_argument("--cache", default=None, help="folder to keep trained pipelines (save_model files)")
     p.add_argument("--json", default=None)
     p.add_argument("--figure", default=None, help="PNG of per-track drums SDR per method")
@@ -463,6 +467,9 @@ def main(argv=None):
     for name, pipe in pipes.items():
         # a loaded model trained on every train clip: its epochs are not those of --max-tracks clips
         info[name]["throughput"] = None if name in loads and args.max_tracks else throughput(pipe, trX, rate)
+        if args.shifts is not None:
+            pipe[1].set_params(shifts=args.shifts)
+        info[name]["shifts"] = pipe[1].shifts
         for wiener in (0, 1):
             pipe[1].set_params(wiener_iterations=wiener)
             key = name + ("+wiener" if wiener else "")
