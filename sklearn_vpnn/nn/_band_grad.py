@@ -49,7 +49,7 @@ def _add_activate_(act, z, bias):
     if bias is None:
         return _activate_(act, z)
     view = z.view(-1, *bias.shape)  # (rows, out) or (frames, bins, out) for a per-bin bias
-    if type(act) is nn.ReLU:
+    if type(act) is nn.ReLU and z.device.type == "cpu":  # ATen's fused kernel is a CPU one
         torch.ops.aten._add_relu_(view, bias)
         return z
     view.add_(bias)
