@@ -13,6 +13,9 @@ Run (from the repository root)::
     MUSDB_PATH=../shared/data/musdb18-7 python benchmarks/bench_ensemble.py --threads 1 \\
         dense=models/psa_s0.safetensors band=models/band_r4_h32_s0.safetensors \\
         --name dense+band --json recipes.jsonl
+    MUSDB_PATH=../shared/data/musdb18-7 python benchmarks/bench_ensemble.py --threads 1 --waveforms \\
+        n1024=models/default_s0.safetensors n2048=models/default_nfft2048_s0.safetensors \\
+        --name n1024+n2048 --json recipes.jsonl
 """
 
 import argparse
@@ -36,6 +39,10 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--name", default="ensemble", help="the ensemble's name in the JSON lines")
     p.add_argument("--json", default=None, help="append the ensemble's JSON line")
+    p.add_argument("--waveforms", action="store_true",
+                   help="average the separated waveforms (each model with its own STFT), not the masks")
+    p.add_argument("--shifts", type=int, default=None,
+                   help="frame grids each separator separates on (default: each model's own)")
     args = p.parse_args(argv)
     if not args.musdb_root:
         sys.exit("bench_ensemble: set MUSDB_PATH or --musdb-root (e.g. ../shared/data/musdb18-7)")
@@ -55,19 +62,32 @@ def main(argv=None):
     sr = int(valid.sample_rate)
     pipes = [(name, load_model(path)) for name, path in named]
     spec = pipes[0][1][0].transform(valid.X)
-    masks = []
+    masks, waves = [], []
     for name, pipe in pipes:
+        if args.shifts is not None:
+            pipe[1].set_params(shifts=args.shifts)
+        if args.waveforms:
+            pipe[1].set_params(wiener_iterations=0)
+            waves.append(np.asarray(pipe.transform(valid.X)))
+            s = sdr(valid.y, waves[-1], sample_rate=sr, method="framewise")
+            print(f"{name}: drums SDR {np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB")
+            continue
         if pipe[0].get_params() != pipes[0][1][0].get_params():
             sys.exit(f"bench_ensemble: {name} uses another STFT than {pipes[0][0]}")
         pipe[1].set_params(wiener_iterations=0)
         masks.append(pipe[1].predict_masks(spec))
         s = sdr(valid.y, pipe.transform(valid.X), sample_rate=sr, method="framewise")
         print(f"{name}: drums SDR {np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB")
-    mean = np.mean(masks, axis=0)
-    est = Spectrogram((mean * spec.data[:, np.newaxis]).astype(np.complex64), spec.lengths, spec.params,
-                      pipes[0][1][1].sources_)
-    s = sdr(valid.y, pipes[0][1][2].transform(est), sample_rate=sr, method="framewise")
-    print(f"{args.name} (mask average of {', '.join(n for n, _ in named)}): drums SDR "
+    if args.waveforms:
+        n = min(w.shape[-1] for w in waves)
+        s = sdr(valid.y, np.mean([w[..., :n] for w in waves], axis=0), sample_rate=sr, method="framewise")
+    else:
+        mean = np.mean(masks, axis=0)
+        est = Spectrogram((mean * spec.data[:, np.newaxis]).astype(np.complex64), spec.lengths, spec.params,
+                          pipes[0][1][1].sources_)
+        s = sdr(valid.y, pipes[0][1][2].transform(est), sample_rate=sr, method="framewise")
+    kind = "waveform" if args.waveforms else "mask"
+    print(f"{args.name} ({kind} average of {', '.join(n for n, _ in named)}): drums SDR "
           f"{np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB (valid, {len(s)} clips)")
     if args.json:  # the members have their recipes' own lines already
         with open(args.json, "a") as f:
