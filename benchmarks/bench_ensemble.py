@@ -64,17 +64,16 @@ def main(argv=None):
     spec = pipes[0][1][0].transform(valid.X)
     masks, waves = [], []
     for name, pipe in pipes:
+        pipe[1].set_params(wiener_iterations=0)
         if args.shifts is not None:
             pipe[1].set_params(shifts=args.shifts)
         if args.waveforms:
-            pipe[1].set_params(wiener_iterations=0)
             waves.append(np.asarray(pipe.transform(valid.X)))
             s = sdr(valid.y, waves[-1], sample_rate=sr, method="framewise")
             print(f"{name}: drums SDR {np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB")
             continue
         if pipe[0].get_params() != pipes[0][1][0].get_params():
             sys.exit(f"bench_ensemble: {name} uses another STFT than {pipes[0][0]}")
-        pipe[1].set_params(wiener_iterations=0)
         masks.append(pipe[1].predict_masks(spec))
         s = sdr(valid.y, pipe.transform(valid.X), sample_rate=sr, method="framewise")
         print(f"{name}: drums SDR {np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB")
