@@ -2,11 +2,13 @@
 
 Loads model files written by ``bench_recipe.py --save-dir`` (or
 ``sklearn_vpnn.persistence.save_model``), scores each one and then the average of
-their masks (``predict_masks``) times the mixture, with the same STFT and the same
+their masks (``predict_masks``, one frame grid) times the mixture, with the same STFT and the same
 scoring as ``bench_recipe.py``: drums and accompaniment SDR on the 14 ``valid``
 clips, median over tracks of the median over 1 s windows (``sdr(method="framewise")``,
 museval's SDR), no Wiener filter. ``--json`` appends the ensemble's line, with every
 clip's SDR, for ``compare_recipes.py``. Every model must use the same STFT.
+``--waveforms`` averages the separated waveforms instead: each model separates with
+its own STFT and its own ``shifts`` (or ``--shifts``). Each model separates once.
 
 Run (from the repository root)::
 
@@ -49,6 +51,8 @@ def main(argv=None):
     named = [m.split("=", 1) for m in args.models]
     if len(named) < 2 or any(len(m) != 2 for m in named):
         sys.exit("bench_ensemble: give two or more models as NAME=PATH")
+    if args.shifts not in (None, 1) and not args.waveforms:
+        sys.exit("bench_ensemble: --shifts needs --waveforms (a mask average is taken on one frame grid)")
 
     import torch
 
@@ -61,33 +65,39 @@ def main(argv=None):
     valid = load_musdb(args.musdb_root, subsets="train", split="valid")
     sr = int(valid.sample_rate)
     pipes = [(name, load_model(path)) for name, path in named]
-    spec = pipes[0][1][0].transform(valid.X)
-    masks, waves = [], []
+    stft, inverse = pipes[0][1][0], pipes[0][1][2]
+    spec = None if args.waveforms else stft.transform(valid.X)
+
+    def score(name, waveforms):
+        s = sdr(valid.y, waveforms, sample_rate=sr, method="framewise")
+        print(f"{name}: drums SDR {np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB")
+        return s
+
+    def from_masks(masks):  # the masks times the mixture, back to waveforms with the shared STFT
+        return inverse.transform(Spectrogram((masks * spec.data[:, np.newaxis]).astype(np.complex64),
+                                             spec.lengths, spec.params, pipes[0][1][1].sources_))
+
+    members = []  # each member's masks (mask average) or separated waveforms (waveform average)
     for name, pipe in pipes:
         pipe[1].set_params(wiener_iterations=0)
         if args.shifts is not None:
             pipe[1].set_params(shifts=args.shifts)
         if args.waveforms:
-            waves.append(np.asarray(pipe.transform(valid.X)))
-            s = sdr(valid.y, waves[-1], sample_rate=sr, method="framewise")
-            print(f"{name}: drums SDR {np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB")
-            continue
-        if pipe[0].get_params() != pipes[0][1][0].get_params():
-            sys.exit(f"bench_ensemble: {name} uses another STFT than {pipes[0][0]}")
-        masks.append(pipe[1].predict_masks(spec))
-        s = sdr(valid.y, pipe.transform(valid.X), sample_rate=sr, method="framewise")
-        print(f"{name}: drums SDR {np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB")
+            members.append(np.asarray(pipe.transform(valid.X)))
+            score(name, members[-1])
+        else:
+            if pipe[0].get_params() != stft.get_params():
+                sys.exit(f"bench_ensemble: {name} uses another STFT than {pipes[0][0]}")
+            members.append(pipe[1].predict_masks(spec))
+            score(name, from_masks(members[-1]))
     if args.waveforms:
-        n = min(w.shape[-1] for w in waves)
-        s = sdr(valid.y, np.mean([w[..., :n] for w in waves], axis=0), sample_rate=sr, method="framewise")
+        n = min(w.shape[-1] for w in members)
+        ensemble = np.mean([w[..., :n] for w in members], axis=0)
     else:
-        mean = np.mean(masks, axis=0)
-        est = Spectrogram((mean * spec.data[:, np.newaxis]).astype(np.complex64), spec.lengths, spec.params,
-                          pipes[0][1][1].sources_)
-        s = sdr(valid.y, pipes[0][1][2].transform(est), sample_rate=sr, method="framewise")
+        ensemble = from_masks(np.mean(members, axis=0))
     kind = "waveform" if args.waveforms else "mask"
-    print(f"{args.name} ({kind} average of {', '.join(n for n, _ in named)}): drums SDR "
-          f"{np.nanmedian(s[:, 0]):.2f} dB, accompaniment SDR {np.nanmedian(s[:, 1]):.2f} dB (valid, {len(s)} clips)")
+    s = score(f"{args.name} ({kind} average of {', '.join(n for n, _ in named)}, valid, {len(valid.X)} clips)",
+              ensemble)
     if args.json:  # the members have their recipes' own lines already
         with open(args.json, "a") as f:
             f.write(json.dumps({"name": args.name, "seed": [n for n, _ in named], **_scores(s)}) + "\n")

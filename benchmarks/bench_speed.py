@@ -34,9 +34,10 @@ are averaged (``band_join="masks"``, the default), on gathered windows when thei
 outputs are summed.
 
 ``floor = STFT+iSTFT time + network FLOPs / GEMM rate``, times ``shifts`` for a
-separator that separates on several frame grids (``shifts=2``, the default: each grid
-needs its STFT, its network pass and its inverse; averaging them is overhead). The
-default is also run with ``shifts=1`` ("default, one grid"), the same model. Targets for the default
+separator that separates on several frame grids (``shifts > 1``; the default separates
+on one: each grid needs its STFT, its network pass and its inverse; averaging them is
+overhead). A default with ``shifts > 1`` is also run with ``shifts=1`` ("default, one
+grid"), the same model. Targets for the default
 model (set when it was the dense network alone; the band network beside it does 3.6
 times its arithmetic, so the default's real-time factor cannot reach the second): pipeline / floor <= 1.2 and real-time factor (audio seconds / wall seconds)
 >= 60. Every figure is the median of ``--repeats`` interleaved repetitions; the

@@ -8,8 +8,9 @@ everything else) and report the drums SDR on the ``valid`` split, the way SiSEC 
 it: museval BSS Eval v4, median over 1-second windows, then median over tracks.
 
 This example is not executed when the documentation is built: on the 80 training clips
-of the 7-second MUSDB18 sample it trains for about 14 minutes on two CPU
-cores (the default's two networks, on an Intel Xeon of 2026; about 4.2 dB). Run it yourself::
+of the 7-second MUSDB18 sample it trains for about 21 minutes on two CPU
+cores (the default's two networks with the 0.2 STFT, ``n_fft=4096``, hop 1024, on an
+AMD EPYC of 2026; about 4.6 dB). Run it yourself::
 
     MUSDB_PATH=../shared/data/musdb18-7 python examples/train_musdb_drums.py
 

@@ -15,7 +15,7 @@ load PyTorch until a model is needed.
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> submodule that defines it
 _PUBLIC = {

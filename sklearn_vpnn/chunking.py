@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._validation import check_number
+from .spectral._stft import default_hop
 
 __all__ = ["separate_long", "iter_separate", "pipeline_context"]
 
@@ -74,7 +75,7 @@ def pipeline_context(pipeline):
     if stft is None:
         return 0, 1
     n_fft = int(stft.n_fft)
-    hop = int(stft.hop_length) if stft.hop_length is not None else n_fft // 2
+    hop = int(stft.hop_length) if stft.hop_length is not None else default_hop(n_fft)
     context = n_fft + 2 * _max_stride(pipeline) * hop
     return -(-context // hop) * hop, hop
 

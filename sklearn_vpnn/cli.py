@@ -127,7 +127,8 @@ def build_parser():
     p.add_argument("--patience", type=int, default=None,
                    help="early stopping: epochs without improvement before stopping (0: never stop "
                         "early; default: the separator's, never)")
-    p.add_argument("--n-fft", type=_number("--n-fft", "count"), default=1024, help="STFT size")
+    p.add_argument("--n-fft", type=_number("--n-fft", "count"), default=4096,
+                   help="STFT size (the hop is a quarter of it)")
     p.add_argument("--duration", type=_number("--duration", "seconds"), default=None,
                    help="seconds per track (MUSDB18: crop, default whole tracks; synthetic: "
                         "length, default 6)")
@@ -179,7 +180,8 @@ def build_parser():
                    help="training time budget")
     p.add_argument("--tracks", type=_number("--tracks", "count"), default=24, help="synthetic training songs")
     p.add_argument("--duration", type=_number("--duration", "seconds"), default=6.0, help="seconds per song")
-    p.add_argument("--n-fft", type=_number("--n-fft", "count"), default=1024, help="STFT size")
+    p.add_argument("--n-fft", type=_number("--n-fft", "count"), default=1024,
+                   help="STFT size (the hop is half of it)")
     p.add_argument("--force", action="store_true", help="overwrite existing files in OUTDIR")
     model_options(p, 256)
     p.set_defaults(func=cmd_demo, mapping=None, model_kind="vpnn")

@@ -275,6 +275,14 @@ def read_model_info(path):
     return _decode(_read(path)[0])
 
 
+def _older_than(version, release):
+    """Whether a file's ``sklearn_vpnn_version`` (``"0.1.0"``) predates ``release`` (``(0, 2)``)."""
+    try:
+        return tuple(int(part) for part in str(version).split(".")[:len(release)]) < release
+    except ValueError:  # a development version string: as new as this release
+        return False
+
+
 def load_model(path, *, device="cpu"):
     """Load a model file written by :func:`save_model`; never runs code from the file.
 
@@ -306,10 +314,12 @@ def load_model(path, *, device="cpu"):
     from sklearn.pipeline import Pipeline
 
     from .separator._checks import _upgrade_params
+    from .spectral._stft import legacy_hop
 
     description, tensors = _read(path)
     description = _decode(description)
     classes = _step_classes()
+    legacy = _older_than(description.get("sklearn_vpnn_version"), (0, 2))
     steps = []
     for spec in description["steps"]:
         cls = classes.get(spec.get("class"))
@@ -323,6 +333,9 @@ def load_model(path, *, device="cpu"):
         if unknown:
             raise ModelFileError(f"{path}: step {spec['name']!r} has unknown parameters {sorted(unknown)} "
                                  "(a file from another sklearn-vpnn version?)")
+        if legacy and spec.get("class") in ("STFT", "InverseSTFT") and params.get("hop_length") is None \
+                and params.get("n_fft") is not None:  # in 0.1, hop_length=None meant n_fft // 2
+            params["hop_length"] = legacy_hop(int(params["n_fft"]))
         step = cls(**params)
         for k, v in spec["fitted"].items():
             setattr(step, k, v)

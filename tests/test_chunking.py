@@ -106,7 +106,7 @@ def test_invalid_arguments():
 def test_context_from_stft(tiny_pipeline):
     pipe, _ = tiny_pipeline
     context, align = pipeline_context(pipe)
-    assert align == 128 and context % 128 == 0 and context >= 256 + 2 * 128  # hop n_fft // 2
+    assert align == 64 and context % 64 == 0 and context >= 256 + 2 * 64  # hop n_fft // 4
     assert pipeline_context(FractionModel()) == (0, 1)
 
 
@@ -125,7 +125,7 @@ def test_vpnn_chunked_equals_whole(tiny_pipeline, chunk, overlap):
 def test_multiscale_vpnn_chunked_equals_whole(multiscale_pipeline, chunk, overlap):
     pipe, data = multiscale_pipeline
     context, _ = pipeline_context(pipe)
-    assert context >= 256 + 2 * 16 * 128  # the farthest frame the network reads
+    assert context >= 256 + 2 * 16 * 64  # the farthest frame the network reads (hop n_fft // 4)
     audio = np.concatenate([data.X[0], data.X[1], data.X[2][:, :1234]], axis=1)
     whole = pipe.transform(audio[None])[0]
     out = separate_long(pipe, audio, chunk, overlap)

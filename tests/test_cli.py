@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sklearn_vpnn import load_model, save_model
+from sklearn_vpnn import STFT, load_model, save_model
 from sklearn_vpnn.cli import main
 
 TINY = ["--hidden-units", "16", "--n-fft", "256"]
@@ -61,7 +61,7 @@ def _last_error(err):
 # --------------------------------------------------------------------- basics
 def test_version_and_help(capsys):
     assert main(["--version"]) == 0
-    assert "sklearn-vpnn 0.1.0" in capsys.readouterr().out
+    assert "sklearn-vpnn 0.2.0" in capsys.readouterr().out
     for cmd, options in [("separate", ["--model", "--format", "--sources", "--device", "--force",
                                        "--chunk-seconds", "--outdir"]),
                          ("train", ["--musdb-root", "--mapping", "--targets", "--max-minutes", "--epochs",
@@ -117,11 +117,16 @@ def test_separate_any_rate_and_channels(model_path, songs, tmp_path, capsys):
     assert np.sum((d + a - x) ** 2) < 1e-3 * np.sum(x**2)
 
 
-def test_separate_averages_two_frame_grids_unless_told(model_path, songs, tmp_path, capsys):
+def test_separate_picks_frame_grids_by_overlap_unless_told(model_path, songs, tmp_path, capsys):
+    """Two grids for a model at 50% overlap (the bundled model's STFT), one at 75% (the default's)."""
+    from sklearn_vpnn._cli_separate import _default_shifts
+
+    assert _default_shifts(STFT(n_fft=1024, hop_length=512)) == 2 and _default_shifts(STFT()) == 1
     _, mono = songs
     x, _ = sf.read(mono, dtype="float32")
     pipe = load_model(model_path)
-    for shifts, extra in [(2, []), (1, ["--shifts", "1"]), (3, ["--shifts", "3"])]:
+    assert pipe[0]._params()["hop_length"] == 64  # --n-fft 256: hop a quarter of it
+    for shifts, extra in [(1, []), (2, ["--shifts", "2"]), (3, ["--shifts", "3"])]:
         out = tmp_path / f"s{shifts}"
         assert main(["separate", str(mono), "--model", str(model_path), "-o", str(out), "--chunk-seconds", "100",
                      "--no-progress", *extra]) == 0
@@ -214,7 +219,7 @@ def test_bad_model_files(tmp_path, songs, capsys):
     """With --allow-pickle (trusted files), bad joblib files still get one clear line each."""
     from sklearn.pipeline import make_pipeline
 
-    from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator
+    from sklearn_vpnn import InverseSTFT, VPNNSeparator
 
     _, mono = songs
     garbage = tmp_path / "garbage.joblib"
@@ -298,7 +303,7 @@ def test_train_bad_arguments(tmp_path, capsys):
 
 
 def test_trained_model_is_the_documented_pipeline(model_path):
-    from sklearn_vpnn import STFT, InverseSTFT, VPNNSeparator
+    from sklearn_vpnn import InverseSTFT, VPNNSeparator
 
     pipe = load_model(model_path)
     assert [type(s) for _, s in pipe.steps] == [STFT, VPNNSeparator, InverseSTFT]

@@ -197,3 +197,23 @@ def test_newer_format_is_refused(tmp_path, fitted):
     bad = _resave(tmp_path / "new.safetensors", desc, tensors)
     with pytest.raises(ModelFileError, match="version 99"):
         load_model(bad)
+
+
+def test_files_of_0_1_read_hop_none_as_half_the_fft(tmp_path, data, fitted, monkeypatch, no_pickle):
+    """In 0.1 ``hop_length=None`` meant ``n_fft // 2``; its files keep that hop, newer ones the new rule."""
+    import sklearn_vpnn
+
+    pipe = make_pipeline(STFT(n_fft=256, hop_length=128),
+                         VPNNSeparator(hidden_units=8, n_layers=2, max_epochs=1, random_state=0),
+                         InverseSTFT()).fit(data.X, data.y)
+    pipe[0].set_params(hop_length=None)  # as 0.1 saved it: None, resolved to 128 when fitted
+    monkeypatch.setattr(sklearn_vpnn, "__version__", "0.1.0")
+    save_model(pipe, tmp_path / "old.safetensors")
+    monkeypatch.undo()
+    old = load_model(tmp_path / "old.safetensors")
+    assert old[0].hop_length == 128 and read_model_info(tmp_path / "old.safetensors")["sklearn_vpnn_version"] == "0.1.0"
+    pipe[0].set_params(hop_length=128)
+    np.testing.assert_array_equal(old.transform(data.X[:1]), pipe.transform(data.X[:1]))
+    fitted_none = clone(fitted).set_params(stft__hop_length=None).fit(data.X, data.y)  # hop 64 = 256 // 4
+    save_model(fitted_none, tmp_path / "new.safetensors")
+    assert load_model(tmp_path / "new.safetensors")[0].hop_length is None

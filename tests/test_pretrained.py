@@ -16,6 +16,12 @@ def test_bundled_model_loads_without_unpickling(no_pickle):
     np.testing.assert_allclose(out.sum(1), mix, atol=1e-3)
 
 
+def test_bundled_model_of_0_1_keeps_its_hop():
+    """Written by sklearn-vpnn 0.1, where hop_length=None meant n_fft // 2: read as hop 512."""
+    stft = load_pretrained("drums")[0]
+    assert (stft.n_fft, stft.hop_length) == (1024, 512)
+
+
 def test_list_pretrained_shows_licence():
     from sklearn_vpnn.pretrained import list_pretrained
 

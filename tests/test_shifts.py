@@ -19,7 +19,8 @@ def data():
 
 @pytest.fixture(scope="module")
 def pipe(data):
-    pipe = make_pipeline(STFT(n_fft=256, sample_rate=16000), VPNNSeparator(random_state=0, **SMALL), InverseSTFT())
+    pipe = make_pipeline(STFT(n_fft=256, hop_length=128, sample_rate=16000),  # 50% overlap, where grids help
+                         VPNNSeparator(random_state=0, shifts=2, **SMALL), InverseSTFT())
     return pipe.fit(data.X, data.y)
 
 
@@ -35,13 +36,15 @@ def test_shifts_average_the_separations_of_the_mixture_moved_under_the_frames(da
     by_hand = np.mean([once.transform(np.pad(data.X, ((0, 0), (0, 0), (off, 0))))[..., off:] for off in offsets],
                       axis=0)
     averaged = _with_shifts(pipe, shifts).transform(data.X)
-    np.testing.assert_allclose(averaged, by_hand, atol=1e-4)  # float32 STFT round trips apart
+    # float32 STFT round trips apart (up to 1.01e-4 seen on an AMD EPYC); other grids differ by > 1e-3
+    np.testing.assert_allclose(averaged, by_hand, atol=3e-4)
     np.testing.assert_allclose(averaged.sum(axis=1), data.X, atol=2e-5)  # still a split of the mixture
     assert np.abs(averaged - once.transform(data.X)).max() > 1e-3  # other frames, other estimates
 
 
-def test_the_default_separates_on_two_grids_and_older_models_once(pipe, tmp_path):
-    assert VPNNSeparator().shifts == 2 and DNNSeparator().shifts == 2
+def test_the_default_separates_on_one_grid_and_saved_settings_are_kept(pipe, tmp_path):
+    """One grid by default (at the default STFT's 75% overlap a second one gained nothing)."""
+    assert VPNNSeparator().shifts == 1 and DNNSeparator().shifts == 1
     sep = pipe[1]
     state = {k: v for k, v in sep.__getstate__().items() if k != "shifts"}
     old = VPNNSeparator.__new__(VPNNSeparator)
@@ -55,7 +58,7 @@ def test_the_default_separates_on_two_grids_and_older_models_once(pipe, tmp_path
 
 
 def test_bad_shifts_are_refused_in_fit_and_in_transform(data, pipe):
-    spec = STFT(n_fft=256).fit_transform(data.X)
+    spec = STFT(n_fft=256, hop_length=128).fit_transform(data.X)
     with pytest.raises(ValueError, match="shifts"):
         VPNNSeparator(shifts=0, **SMALL).fit(spec, data.y)
     with pytest.raises(ValueError, match="shifts"):

@@ -423,7 +423,7 @@ def test_bad_spectrograms(rng):
         InverseSTFT(n_fft=512).transform(spec.data)
     with pytest.raises(ValueError, match="cannot invert a Spectrogram made with n_fft=256"):
         InverseSTFT(n_fft=512).transform(spec)
-    with pytest.raises(ValueError, match="hop_length=128"):  # n_fft // 2, the default
+    with pytest.raises(ValueError, match="hop_length=64"):  # n_fft // 4, the default
         InverseSTFT(hop_length=100).transform(spec)
     bad = spec.data.copy()
     bad[1, 0, 3, 2] = np.nan
@@ -451,7 +451,7 @@ def test_get_params_clone_and_stateless(rng):
     X = _signals(rng, (1, 2, 3000))
     np.testing.assert_array_equal(stft.transform(X).data, clone(stft).fit(X).transform(X).data)
     fitted = STFT(n_fft=512).fit(X)
-    assert fitted.params_["hop_length"] == 256 and fitted.n_channels_ == 2  # n_fft // 2
+    assert fitted.params_["hop_length"] == 128 and fitted.n_channels_ == 2  # n_fft // 4
 
 
 def test_pickle_estimators(rng):
@@ -460,6 +460,18 @@ def test_pickle_estimators(rng):
     inv = pickle.loads(pickle.dumps(InverseSTFT().fit()))
     assert stft.params_["sample_rate"] == 22050
     assert _rel_err(inv.transform(stft.transform(X)), X) <= RTOL
+
+
+def test_pickles_of_0_1_keep_half_overlap(rng):
+    """Pickles of sklearn-vpnn 0.1 carry no hop rule: their ``hop_length=None`` meant ``n_fft // 2``."""
+    for step in (STFT(n_fft=512), InverseSTFT(n_fft=512)):
+        old = step.__getstate__()
+        old.pop("_hop_rule")  # as 0.1 pickled it
+        legacy = type(step).__new__(type(step))
+        legacy.__setstate__(old)
+        assert legacy.hop_length == 256
+        assert pickle.loads(pickle.dumps(step)).hop_length is None  # this release's pickles: the new rule
+    assert STFT()._params()["hop_length"] == 1024 and STFT().n_fft == 4096  # the default: n_fft // 4
 
 
 def test_pipeline_gives_back_X(rng):
@@ -476,12 +488,12 @@ def test_pipeline_gives_back_X(rng):
     assert _rel_err(pickle.loads(pickle.dumps(pipe)).transform(X), X) <= RTOL
 
 
-def test_default_half_overlap_covers_every_track_end(rng):
-    """With hop n_fft // 2 the last frame's window ends near zero; for lengths just
-    short of a multiple of the hop an extra frame keeps the end accurate and quiet."""
+def test_half_overlap_covers_every_track_end(rng):
+    """With hop n_fft // 2 (the default before 0.2) the last frame's window ends near zero; for
+    lengths just short of a multiple of the hop an extra frame keeps the end accurate and quiet."""
     for n in [2 * 512 - 1, 5 * 512 - 20, 5 * 512 - 33, 5 * 512, 5 * 512 + 1, 7000]:
         X = _signals(rng, (1, 2, n))
-        spec = STFT().fit_transform(X)
+        spec = STFT(n_fft=1024, hop_length=512).fit_transform(X)
         assert spec.shape[-1] >= 1 + n // 512  # never fewer frames than librosa
         masked = Spectrogram(spec.data[:, None] * np.array([0.25, 0.75])[None, :, None, None, None],
                              spec.lengths, spec.params)

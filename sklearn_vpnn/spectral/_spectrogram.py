@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from .._validation import Interval
 from ..datasets._lazy import LazyTracks
 from ._checks import _SpectrogramBase, _check_finite_real, _check_waveforms, _numeric
-from ._stft import _resolve_params, _stft_rows, n_frames
+from ._stft import _HopRule, _resolve_params, _stft_rows, n_frames
 
 __all__ = ["Spectrogram", "LazySpectrogram", "STFT"]
 
@@ -330,16 +330,20 @@ class LazySpectrogram(_SpectrogramBase):
                 f"hop_length={self.params['hop_length']}, computed on demand>")
 
 
-class STFT(TransformerMixin, BaseEstimator):
+class STFT(_HopRule, TransformerMixin, BaseEstimator):
     """Short-time Fourier transform of waveforms, as a pipeline step.
 
     Parameters
     ----------
-    n_fft : int, default=1024
+    n_fft : int, default=4096
         FFT size (and window length); the spectrogram has ``n_fft // 2 + 1`` bins.
+        The default (93 ms at 44.1 kHz) is Open-Unmix's and Spleeter's; on MUSDB18
+        it separated drums 0.7 dB better than ``n_fft=1024`` (see the results page).
     hop_length : int or None, default=None
-        Samples between frames, at most ``n_fft``; ``None`` means ``n_fft // 2``
-        (50% overlap: 512 samples, 11.6 ms at 44.1 kHz, for the default ``n_fft``).
+        Samples between frames, at most ``n_fft``; ``None`` means ``n_fft // 4``
+        (75% overlap: 1024 samples, 23.2 ms at 44.1 kHz, for the default ``n_fft``;
+        librosa's and ``torch.stft``'s rule). Until sklearn-vpnn 0.2 it meant
+        ``n_fft // 2``; model files and pickles of 0.1 are read with that hop.
     window : str or tuple, default="hann"
         Any window :func:`scipy.signal.get_window` accepts (periodic form). The
         window and hop must be invertible (scipy's NOLA condition).
@@ -397,7 +401,7 @@ class STFT(TransformerMixin, BaseEstimator):
         "sample_rate": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, n_fft=1024, hop_length=None, window="hann", center=True, sample_rate=None):
+    def __init__(self, n_fft=4096, hop_length=None, window="hann", center=True, sample_rate=None):
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.window = window

@@ -29,12 +29,40 @@ def _torch():
     return torch
 
 
+def default_hop(n_fft):
+    """The hop that ``hop_length=None`` means: ``n_fft // 4`` (75% overlap, librosa's and torch's rule).
+
+    Files and pickles written by sklearn-vpnn 0.1, where None meant ``n_fft // 2``, are
+    read with their hop made explicit (:func:`legacy_hop`).
+    """
+    return max(1, n_fft // 4)
+
+
+def legacy_hop(n_fft):
+    """The hop that ``hop_length=None`` meant in sklearn-vpnn 0.1: ``n_fft // 2``."""
+    return max(1, n_fft // 2)
+
+
+class _HopRule:
+    """Pickles say which rule their ``hop_length=None`` follows; those of 0.1 (no word) keep ``n_fft // 2``."""
+
+    def __getstate__(self):
+        return {**super().__getstate__(), "_hop_rule": "n_fft // 4"}
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if state.pop("_hop_rule", None) is None and state.get("hop_length") is None \
+                and state.get("n_fft") is not None:
+            state["hop_length"] = legacy_hop(int(state["n_fft"]))
+        super().__setstate__(state)
+
+
 def _resolve_params(n_fft, hop_length, window="hann", center=True, sample_rate=None):
     """Validated STFT parameters as a plain dict (``hop_length`` resolved)."""
     n_fft = check_number(n_fft, "n_fft", integer=True, low=2)
     hop = check_number(hop_length, "hop_length", integer=True, low=1, allow_none=True,
                        what="a positive integer")
-    hop = max(1, n_fft // 2) if hop is None else hop
+    hop = default_hop(n_fft) if hop is None else hop
     if hop > n_fft:
         raise ValueError(
             f"hop_length={hop} > n_fft={n_fft} would skip the samples between frames, "
