@@ -86,7 +86,7 @@ def main(argv=None):
             members.append(np.asarray(pipe.transform(valid.X)))
             score(name, members[-1])
         else:
-            if pipe[0].get_params() != stft.get_params():
+            if pipe[0].params_ != stft.params_:  # the fitted STFTs, hop_length resolved
                 sys.exit(f"bench_ensemble: {name} uses another STFT than {pipes[0][0]}")
             members.append(pipe[1].predict_masks(spec))
             score(name, from_masks(members[-1]))

@@ -314,7 +314,7 @@ def load_model(path, *, device="cpu"):
     from sklearn.pipeline import Pipeline
 
     from .separator._checks import _upgrade_params
-    from .spectral._stft import legacy_hop
+    from .spectral._stft import as_in_0_1
 
     description, tensors = _read(path)
     description = _decode(description)
@@ -333,9 +333,8 @@ def load_model(path, *, device="cpu"):
         if unknown:
             raise ModelFileError(f"{path}: step {spec['name']!r} has unknown parameters {sorted(unknown)} "
                                  "(a file from another sklearn-vpnn version?)")
-        if legacy and spec.get("class") in ("STFT", "InverseSTFT") and params.get("hop_length") is None \
-                and params.get("n_fft") is not None:  # in 0.1, hop_length=None meant n_fft // 2
-            params["hop_length"] = legacy_hop(int(params["n_fft"]))
+        if legacy and spec.get("class") in ("STFT", "InverseSTFT"):  # 0.1: hop_length=None meant n_fft // 2
+            params = as_in_0_1(params)
         step = cls(**params)
         for k, v in spec["fitted"].items():
             setattr(step, k, v)

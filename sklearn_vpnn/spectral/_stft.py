@@ -33,14 +33,20 @@ def default_hop(n_fft):
     """The hop that ``hop_length=None`` means: ``n_fft // 4`` (75% overlap, librosa's and torch's rule).
 
     Files and pickles written by sklearn-vpnn 0.1, where None meant ``n_fft // 2``, are
-    read with their hop made explicit (:func:`legacy_hop`).
+    read with their hop made explicit (:func:`as_in_0_1`).
     """
     return max(1, n_fft // 4)
 
 
-def legacy_hop(n_fft):
-    """The hop that ``hop_length=None`` meant in sklearn-vpnn 0.1: ``n_fft // 2``."""
-    return max(1, n_fft // 2)
+def as_in_0_1(params):
+    """An STFT's or InverseSTFT's parameters (or pickled state) as sklearn-vpnn 0.1 meant them.
+
+    There ``hop_length=None`` meant ``n_fft // 2``; it is made explicit. Without an
+    ``n_fft`` (an InverseSTFT reading it from its input) they are left as they are.
+    """
+    if params.get("hop_length") is None and params.get("n_fft") is not None:
+        return {**params, "hop_length": max(1, int(params["n_fft"]) // 2)}
+    return params
 
 
 class _HopRule:
@@ -51,10 +57,7 @@ class _HopRule:
 
     def __setstate__(self, state):
         state = dict(state)
-        if state.pop("_hop_rule", None) is None and state.get("hop_length") is None \
-                and state.get("n_fft") is not None:
-            state["hop_length"] = legacy_hop(int(state["n_fft"]))
-        super().__setstate__(state)
+        super().__setstate__(state if state.pop("_hop_rule", None) else as_in_0_1(state))
 
 
 def _resolve_params(n_fft, hop_length, window="hann", center=True, sample_rate=None):
