@@ -7,8 +7,8 @@ _COMMON_PARAMS_DOC = """
         ``(t - s, t, t + s)``. ``(1,)`` is the paper's context window (three
         frames, 23 ms either side at the default hop of 1024 samples at 44.1
         kHz); ``(1, 4, 16)`` adds vectors reaching 0.37 s either side, at the
-        cost of a first layer with ``K`` times the inputs. The colour mapping reads the current frame only and
-        ignores it.
+        cost of a first layer with ``K`` times the inputs. The colour mapping
+        reads the current frame only and ignores it.
         {strides_note}
     hidden_units : {hidden_type}, default={hidden}
         Units in each hidden layer (vector units for the VPNN){hidden_note}.

@@ -338,7 +338,7 @@ class STFT(_HopRule, TransformerMixin, BaseEstimator):
     n_fft : int, default=4096
         FFT size (and window length); the spectrogram has ``n_fft // 2 + 1`` bins.
         The default (93 ms at 44.1 kHz) is Open-Unmix's and Spleeter's; on MUSDB18
-        it separated drums 0.7 dB better than ``n_fft=1024`` (see the results page).
+        it separated drums 0.5-0.7 dB better than ``n_fft=1024`` (see the results page).
     hop_length : int or None, default=None
         Samples between frames, at most ``n_fft``; ``None`` means ``n_fft // 4``
         (75% overlap: 1024 samples, 23.2 ms at 44.1 kHz, for the default ``n_fft``;
